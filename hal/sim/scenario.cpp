@@ -1,0 +1,446 @@
+// Scenario files (TOML, docs/scenarios.md), time formatting and the built-in demo site.
+#include "hal/sim/scenario.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+namespace tw::sim {
+
+namespace {
+
+using namespace std::string_view_literals;
+
+// ---- errors with positions -------------------------------------------------------------
+
+struct ScenarioError {
+  std::string message;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view source) : source_(source) {}
+
+  [[noreturn]] void fail(const toml::source_region& where, const std::string& msg) const {
+    throw ScenarioError{std::string(source_) + ":" + std::to_string(where.begin.line) + ":" +
+                        std::to_string(where.begin.column) + ": " + msg};
+  }
+  [[noreturn]] void fail(const toml::node& n, const std::string& msg) const {
+    fail(n.source(), msg);
+  }
+
+  // Rejects keys this table does not know: a typo must not silently fall back to a default.
+  void only_keys(const toml::table& t, std::string_view what,
+                 std::initializer_list<std::string_view> known) const {
+    for (auto&& [key, node] : t) {
+      if (std::find(known.begin(), known.end(), key.str()) == known.end())
+        fail(key.source(), "unknown key '" + std::string(key.str()) + "' in " + std::string(what));
+    }
+  }
+
+  const toml::table* table(const toml::table& parent, std::string_view key) const {
+    const toml::node* n = parent.get(key);
+    if (!n) return nullptr;
+    if (!n->is_table())
+      fail(*n, "'" + std::string(key) + "' must be a table ([" + std::string(key) + "])");
+    return n->as_table();
+  }
+
+  // [[key]] entries; a single [key] table is accepted as one entry.
+  std::vector<const toml::table*> tables(const toml::table& parent, std::string_view key) const {
+    std::vector<const toml::table*> out;
+    const toml::node* n = parent.get(key);
+    if (!n) return out;
+    if (const toml::table* t = n->as_table()) {
+      out.push_back(t);
+      return out;
+    }
+    const toml::array* a = n->as_array();
+    if (!a)
+      fail(*n,
+           "'" + std::string(key) + "' must be an array of tables ([[" + std::string(key) + "]])");
+    for (const toml::node& e : *a) {
+      if (!e.is_table()) fail(e, "each '" + std::string(key) + "' entry must be a table");
+      out.push_back(e.as_table());
+    }
+    return out;
+  }
+
+  std::optional<double> number(const toml::table& t, std::string_view key, double min,
+                               double max = 1e12) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    double v = 0;
+    if (const auto* i = n->as_integer()) {
+      v = static_cast<double>(i->get());
+    } else if (const auto* f = n->as_floating_point()) {
+      v = f->get();
+    } else {
+      fail(*n, "'" + std::string(key) + "' must be a number");
+    }
+    if (!std::isfinite(v) || v < min || v > max) {
+      std::ostringstream msg;
+      msg << "'" << key << "' must be ";
+      if (max >= 1e12) {
+        msg << "at least " << min;
+      } else {
+        msg << "between " << min << " and " << max;
+      }
+      fail(*n, msg.str());
+    }
+    return v;
+  }
+
+  std::optional<long long> integer(const toml::table& t, std::string_view key, long long min,
+                                   long long max) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto* i = n->as_integer();
+    if (!i) fail(*n, "'" + std::string(key) + "' must be an integer");
+    const long long v = i->get();
+    if (v < min || v > max)
+      fail(*n, "'" + std::string(key) + "' must be between " + std::to_string(min) + " and " +
+                   std::to_string(max));
+    return v;
+  }
+
+  std::optional<bool> boolean(const toml::table& t, std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto* b = n->as_boolean();
+    if (!b) fail(*n, "'" + std::string(key) + "' must be true or false");
+    return b->get();
+  }
+
+  std::optional<std::string> string(const toml::table& t, std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto* s = n->as_string();
+    if (!s) fail(*n, "'" + std::string(key) + "' must be a string");
+    return s->get();
+  }
+
+  // A dialled number: a string of 0-9, * and # (a TOML integer would lose leading zeros).
+  std::optional<std::string> digits(const toml::table& t, std::string_view key,
+                                    bool allow_empty) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto* s = n->as_string();
+    if (!s)
+      fail(*n, "'" + std::string(key) + "' must be a string of digits (quote it: \"0114420...\")");
+    const std::string& v = s->get();
+    if (v.empty() && !allow_empty) fail(*n, "'" + std::string(key) + "' must not be empty");
+    if (v.size() > 31) fail(*n, "'" + std::string(key) + "' is longer than 31 digits");
+    for (char c : v) {
+      if (!std::isdigit(static_cast<unsigned char>(c)) && c != '*' && c != '#')
+        fail(*n, "'" + std::string(key) + "' may hold only 0-9, * and #");
+    }
+    return v;
+  }
+
+  template <typename T>
+  std::optional<T> choice(const toml::table& t, std::string_view key,
+                          std::initializer_list<std::pair<std::string_view, T>> options) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto* s = n->as_string();
+    std::string names;
+    for (const auto& [name, value] : options) {
+      if (s && s->get() == name) return value;
+      names += (names.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+    }
+    fail(*n, "'" + std::string(key) + "' must be one of " + names);
+  }
+
+  std::optional<hal::Timestamp> time(const toml::table& t, std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    if (const auto* dt = n->as_date_time()) {
+      const toml::date_time& v = dt->get();
+      if (!v.offset) fail(*n, "'" + std::string(key) + "' needs a UTC offset (end it with Z)");
+      auto r = hal::make_time(v.date.year, v.date.month, v.date.day, v.time.hour, v.time.minute,
+                              v.time.second, v.time.nanosecond / 1000, v.offset->minutes);
+      if (!r) fail(*n, "'" + std::string(key) + "' is not a valid time");
+      return r;
+    }
+    if (const auto* s = n->as_string()) {
+      if (auto r = hal::parse_time(s->get())) return r;
+    }
+    fail(*n, "'" + std::string(key) + "' must be an RFC 3339 UTC time like 2027-01-05T09:00:00Z");
+  }
+
+  template <typename T>
+  static T or_(std::optional<T> v, T fallback) {
+    return v ? *v : fallback;
+  }
+
+ private:
+  std::string_view source_;
+};
+
+std::optional<hal::Side> side(const Reader& r, const toml::table& t, std::string_view key) {
+  return r.choice<hal::Side>(t, key, {{"pbx", hal::Side::Pbx}, {"carrier", hal::Side::Carrier}});
+}
+
+bool valid_channel(const hal::SpanInfo& s, long long ch) {
+  if (s.type == hal::SpanType::E1) return ch >= 1 && ch <= 31 && ch != 16;
+  return ch >= 1 && ch <= 23;
+}
+
+void read_scenario_table(const Reader& r, const toml::table& root, Scenario& sc) {
+  sc.name = "scenario";
+  sc.start = *hal::make_time(2027, 1, 5, 9, 0, 0, 0, 0);
+  if (const toml::table* t = r.table(root, "scenario")) {
+    r.only_keys(*t, "[scenario]", {"name", "start", "seed"});
+    sc.name = Reader::or_(r.string(*t, "name"), sc.name);
+    sc.start = Reader::or_(r.time(*t, "start"), sc.start);
+    sc.seed = static_cast<unsigned>(Reader::or_(r.integer(*t, "seed", 0, 4294967295LL), 1LL));
+  }
+}
+
+void read_spans(const Reader& r, const toml::table& root, Scenario& sc) {
+  const auto tables = r.tables(root, "span");
+  if (tables.empty()) {
+    toml::source_region top;
+    top.begin = {1, 1};
+    r.fail(top, "no [[span]]: a scenario needs at least one span");
+  }
+  for (const toml::table* t : tables) {
+    r.only_keys(*t, "[[span]]", {"id", "type", "switchtype", "pbx_side", "name"});
+    hal::SpanInfo s;
+    s.id = static_cast<int>(
+        Reader::or_(r.integer(*t, "id", 1, 255), static_cast<long long>(sc.spans.size() + 1)));
+    for (const hal::SpanInfo& other : sc.spans) {
+      if (other.id == s.id)
+        r.fail(t->get("id") ? t->get("id")->source() : t->source(),
+               "span " + std::to_string(s.id) + " is defined twice");
+    }
+    s.type = Reader::or_(
+        r.choice<hal::SpanType>(*t, "type", {{"t1", hal::SpanType::T1}, {"e1", hal::SpanType::E1}}),
+        hal::SpanType::T1);
+    s.framing = s.type == hal::SpanType::T1 ? "esf" : "ccs";
+    s.switch_type = s.type == hal::SpanType::T1 ? hal::SwitchType::Ni2 : hal::SwitchType::EuroIsdn;
+    if (auto name = r.string(*t, "switchtype")) {
+      if (!hal::parse_switch_type(*name, s.switch_type))
+        r.fail(*t->get("switchtype"),
+               "'switchtype' must be one of \"ni2\", \"4ess\", \"5ess\", \"dms100\", "
+               "\"euroisdn\", \"qsig\"");
+    }
+    s.pbx_role = Reader::or_(
+        r.choice<hal::Role>(*t, "pbx_side",
+                            {{"user", hal::Role::User}, {"network", hal::Role::Network}}),
+        hal::Role::User);
+    s.name = Reader::or_(r.string(*t, "name"), "simulated span " + std::to_string(s.id));
+    sc.spans.push_back(std::move(s));
+  }
+}
+
+const hal::SpanInfo& span_ref(const Reader& r, const toml::table& t, const Scenario& sc) {
+  const int id = static_cast<int>(
+      Reader::or_(r.integer(t, "span", 1, 255), static_cast<long long>(sc.spans.front().id)));
+  for (const hal::SpanInfo& s : sc.spans)
+    if (s.id == id) return s;
+  r.fail(t.get("span") ? t.get("span")->source() : t.source(),
+         "no [[span]] with id " + std::to_string(id));
+}
+
+void read_calls(const Reader& r, const toml::table& root, Scenario& sc) {
+  for (const toml::table* t : r.tables(root, "call")) {
+    r.only_keys(*t, "[[call]]",
+                {"at", "span", "direction", "calling", "called", "overlap", "keypad",
+                 "answer_after", "ring", "talk", "cause", "cleared_by", "channel"});
+    CallSpec c;
+    const auto at = r.number(*t, "at", 0);
+    if (!at) r.fail(*t, "[[call]] needs 'at' (seconds from the start)");
+    c.at_s = *at;
+    const hal::SpanInfo& span = span_ref(r, *t, sc);
+    c.span = span.id;
+    c.caller = Reader::or_(
+        r.choice<hal::Side>(*t, "direction",
+                            {{"outbound", hal::Side::Pbx}, {"inbound", hal::Side::Carrier}}),
+        hal::Side::Pbx);
+    c.calling = Reader::or_(r.digits(*t, "calling", true), std::string());
+    const auto called = r.digits(*t, "called", false);
+    if (!called) r.fail(*t, "[[call]] needs 'called'");
+    c.called = *called;
+    c.overlap = Reader::or_(r.boolean(*t, "overlap"), false);
+    c.keypad = Reader::or_(r.digits(*t, "keypad", true), std::string());
+    c.answer_after_s = r.number(*t, "answer_after", 0);
+    c.ring_s = Reader::or_(r.number(*t, "ring", 0), 2.0);
+    c.talk_s = Reader::or_(r.number(*t, "talk", 0), 30.0);
+    c.cause = static_cast<int>(
+        Reader::or_(r.integer(*t, "cause", 1, 127), c.answer_after_s ? 16LL : 19LL));
+    // Answered calls end from the caller's side, unanswered ones from the called side.
+    c.clearer =
+        Reader::or_(side(r, *t, "cleared_by"), c.answer_after_s ? c.caller : hal::other(c.caller));
+    if (const auto ch = r.integer(*t, "channel", 0, 31)) {
+      if (*ch != 0 && !valid_channel(span, *ch))
+        r.fail(*t->get("channel"), "span " + std::to_string(span.id) + " (" +
+                                       std::string(hal::to_string(span.type)) +
+                                       ") has no B-channel " + std::to_string(*ch));
+      c.channel = static_cast<int>(*ch);
+    }
+    sc.calls.push_back(std::move(c));
+  }
+}
+
+void read_restarts(const Reader& r, const toml::table& root, Scenario& sc) {
+  for (const toml::table* t : r.tables(root, "restart")) {
+    r.only_keys(*t, "[[restart]]", {"at", "span", "channel", "side"});
+    RestartSpec rs;
+    const auto at = r.number(*t, "at", 0);
+    if (!at) r.fail(*t, "[[restart]] needs 'at'");
+    rs.at_s = *at;
+    const hal::SpanInfo& span = span_ref(r, *t, sc);
+    rs.span = span.id;
+    const auto ch = r.integer(*t, "channel", 1, 31);
+    if (!ch) r.fail(*t, "[[restart]] needs 'channel'");
+    if (!valid_channel(span, *ch))
+      r.fail(*t->get("channel"),
+             "span " + std::to_string(span.id) + " has no B-channel " + std::to_string(*ch));
+    rs.channel = static_cast<int>(*ch);
+    rs.side = Reader::or_(side(r, *t, "side"), hal::Side::Carrier);
+    sc.restarts.push_back(rs);
+  }
+}
+
+void read_capture(const Reader& r, const toml::table& root, Scenario& sc) {
+  const toml::table* t = r.table(root, "capture");
+  if (!t) return;
+  r.only_keys(*t, "[capture]", {"start_after_s", "malformed_every"});
+  sc.capture_from_s = Reader::or_(r.number(*t, "start_after_s", 0), 0.0);
+  sc.malformed_every =
+      static_cast<int>(Reader::or_(r.integer(*t, "malformed_every", 0, 1000000), 0LL));
+}
+
+void read_traffic(const Reader& r, const toml::table& root, Scenario& sc) {
+  const toml::table* t = r.table(root, "traffic");
+  if (!t) return;
+  r.only_keys(*t, "[traffic]",
+              {"calls",          "duration_s",  "start_at",      "spans",        "seed",
+               "outbound_share", "answer_rate", "overlap_share", "keypad_share", "international",
+               "national",       "local",       "toll_free",     "mean_talk_s",  "max_talk_s",
+               "busy",           "no_answer",   "rejected",      "did_base",     "did_count"});
+  TrafficSpec g;
+  const auto calls = r.integer(*t, "calls", 1, 1000000);
+  if (!calls) r.fail(*t, "[traffic] needs 'calls'");
+  g.calls = static_cast<int>(*calls);
+  g.duration_s = Reader::or_(r.number(*t, "duration_s", 1), g.duration_s);
+  g.start_at_s = Reader::or_(r.number(*t, "start_at", 0), g.start_at_s);
+  if (const toml::node* n = t->get("spans")) {
+    const toml::array* a = n->as_array();
+    if (!a || a->empty()) r.fail(*n, "'spans' must be a non-empty array of span ids");
+    for (const toml::node& e : *a) {
+      const auto* i = e.as_integer();
+      const bool known = i && std::any_of(sc.spans.begin(), sc.spans.end(),
+                                          [&](const hal::SpanInfo& s) { return s.id == i->get(); });
+      if (!known) r.fail(e, "'spans' entries must be ids of [[span]] tables");
+      g.spans.push_back(static_cast<int>(i->get()));
+    }
+  }
+  const unsigned seed = static_cast<unsigned>(
+      Reader::or_(r.integer(*t, "seed", 0, 4294967295LL), static_cast<long long>(sc.seed)));
+  g.outbound_share = Reader::or_(r.number(*t, "outbound_share", 0, 1), g.outbound_share);
+  g.answer_rate = Reader::or_(r.number(*t, "answer_rate", 0, 1), g.answer_rate);
+  g.overlap_share = Reader::or_(r.number(*t, "overlap_share", 0, 1), g.overlap_share);
+  g.keypad_share = Reader::or_(r.number(*t, "keypad_share", 0, 1), g.keypad_share);
+  g.international = Reader::or_(r.number(*t, "international", 0), g.international);
+  g.national = Reader::or_(r.number(*t, "national", 0), g.national);
+  g.local = Reader::or_(r.number(*t, "local", 0), g.local);
+  g.toll_free = Reader::or_(r.number(*t, "toll_free", 0), g.toll_free);
+  if (g.international + g.national + g.local + g.toll_free <= 0)
+    r.fail(*t,
+           "[traffic] destination shares (international, national, local, toll_free) "
+           "add up to 0");
+  g.mean_talk_s = Reader::or_(r.number(*t, "mean_talk_s", 1), g.mean_talk_s);
+  g.max_talk_s = Reader::or_(r.number(*t, "max_talk_s", 1), g.max_talk_s);
+  g.busy = Reader::or_(r.number(*t, "busy", 0), g.busy);
+  g.no_answer = Reader::or_(r.number(*t, "no_answer", 0), g.no_answer);
+  g.rejected = Reader::or_(r.number(*t, "rejected", 0), g.rejected);
+  if (g.busy + g.no_answer + g.rejected <= 0)
+    r.fail(*t, "[traffic] shares of busy, no_answer and rejected add up to 0");
+  g.did_base = Reader::or_(r.digits(*t, "did_base", true), std::string());
+  g.did_count = static_cast<int>(Reader::or_(r.integer(*t, "did_count", 1, 100000), 100LL));
+  generate_traffic(sc, g, seed);
+}
+
+}  // namespace
+
+std::optional<Scenario> parse_scenario(std::string_view text, std::string_view source_name,
+                                       std::string& error) {
+  const Reader r(source_name);
+  try {
+    toml::table root = toml::parse(text, source_name);
+    r.only_keys(root, "the scenario file",
+                {"scenario", "span", "capture", "call", "restart", "traffic"});
+    Scenario sc;
+    read_scenario_table(r, root, sc);
+    read_spans(r, root, sc);
+    read_capture(r, root, sc);
+    read_calls(r, root, sc);
+    read_restarts(r, root, sc);
+    read_traffic(r, root, sc);
+    return sc;
+  } catch (const toml::parse_error& e) {
+    error = std::string(source_name) + ":" + std::to_string(e.source().begin.line) + ":" +
+            std::to_string(e.source().begin.column) + ": " + std::string(e.description());
+  } catch (const ScenarioError& e) {
+    error = e.message;
+  }
+  return std::nullopt;
+}
+
+std::optional<Scenario> load_scenario(const std::string& path, std::string& error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    error = path + ": cannot open the scenario file";
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_scenario(text.str(), path, error);
+}
+
+Scenario demo_scenario() {
+  Scenario sc;
+  sc.name = "demo: two NI-2 T1 PRIs, a busy working-day morning";
+  // A Tuesday, 09:30 UTC: inside the report's default business hours (08-18 UTC).
+  sc.start = *hal::make_time(2027, 1, 5, 9, 30, 0, 0, 0);
+  sc.seed = 20270105;
+  for (int id = 1; id <= 2; ++id) {
+    hal::SpanInfo s;
+    s.id = id;
+    s.type = hal::SpanType::T1;
+    s.framing = "esf";
+    s.switch_type = hal::SwitchType::Ni2;
+    s.pbx_role = hal::Role::User;
+    s.name = "demo T1 PRI " + std::to_string(id);
+    sc.spans.push_back(std::move(s));
+  }
+  TrafficSpec g;
+  g.calls = 60;
+  g.duration_s = 480;
+  g.outbound_share = 0.6;
+  g.answer_rate = 0.8;
+  g.overlap_share = 0.05;
+  g.keypad_share = 0.03;
+  g.international = 0.05;
+  g.national = 0.4;
+  g.local = 0.4;
+  g.toll_free = 0.15;
+  g.mean_talk_s = 70;
+  g.max_talk_s = 110;  // keeps the whole demo near ten minutes
+  g.did_base = "2125550100";
+  generate_traffic(sc, g, sc.seed);
+  return sc;
+}
+
+}  // namespace tw::sim

@@ -1,0 +1,72 @@
+// The traffic simulator: a span source that runs real libpri stacks on both ends of every
+// simulated PRI span (PBX and carrier, joined by a socketpair) and copies every frame they
+// exchange to a tap. The frames are exactly what libpri writes, so decoding them is a real
+// test of the passive decoder; truth() says what really happened.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hal/sim/scenario.hpp"
+#include "trunkwatch/hal/source.hpp"
+
+namespace tw::sim {
+
+// What happened to one call, from the simulator's own bookkeeping (never from decoding).
+struct TruthCall {
+  int span = 0;
+  std::optional<int> channel;
+  std::string direction;        // "outbound" when the PBX side sent the SETUP, else "inbound"
+  std::string calling, called;  // called: the full number, overlap digits included
+  // Times the simulator stamped on the frames carrying the SETUP, the CONNECT and the first
+  // clearing message (DISCONNECT, RELEASE, RELEASE COMPLETE, or a RESTART of the channel).
+  std::optional<hal::Timestamp> start, answer, end;
+  double duration_s = 0;     // end - answer; 0 when unanswered
+  std::optional<int> cause;  // of the first clearing message; none when a RESTART ended it
+  bool partial = false;      // the SETUP went by before the capture started
+  std::string keypad;        // digits sent as keypad facility
+};
+
+// One JSON object per line: span, channel, direction, calling, called, start, answer, end
+// (RFC 3339 UTC with milliseconds, or null), duration_s, cause, partial, and keypad when the
+// call sent some.
+void write_truth_jsonl(std::ostream& out, const std::vector<TruthCall>& calls);
+
+struct SimOptions {
+  double speed = 0;       // 0 = as fast as possible, else simulated seconds per wall second
+  std::string pcap_path;  // if set, every tapped frame (garbage included) goes there too
+};
+
+class Simulator : public hal::SpanSource {
+ public:
+  explicit Simulator(Scenario scenario, SimOptions options = {});
+  ~Simulator() override;
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
+
+  const std::vector<hal::SpanInfo>& spans() const override;
+  // Plays the scenario once: frames with the virtual clock's time, on_tick at least once per
+  // simulated second, SourceEnd last. Fails if the scenario cannot be played (a Q.921 link
+  // that does not come up, a pcap that cannot be written, a stack misbehaving).
+  hal::SourceError run(hal::SpanSink& sink) override;
+  // May be called from another thread; run() then ends early (SourceEnd still goes out).
+  void stop() override;
+
+  // Calls whose SETUP was sent and that were not over before the capture started, in SETUP
+  // order. Complete once run() has returned.
+  const std::vector<TruthCall>& truth() const;
+  // Real frames handed to the sink (after the capture start), and injected garbage frames.
+  std::size_t frames_tapped() const;
+  std::size_t frames_injected() const;
+  // Calls not placed because every B-channel of their span was busy.
+  std::size_t calls_blocked() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tw::sim

@@ -1,0 +1,184 @@
+#include "monitor/pipeline.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "monitor/calls/call_record.hpp"
+
+namespace tw {
+
+Pipeline::Pipeline(PipelineOptions options, calls::CallEventSink& out)
+    : options_(std::move(options)),
+      out_(out),
+      inband_(options_.inband, [this](int span, int channel, const calls::InbandEvent& e) {
+        SpanState& s = span_state(span);
+        ++s.stats.inband_events;
+        s.tracker.on_inband(channel, e);
+      }) {
+  for (const auto& info : options_.spans) span_state(info.id);
+}
+
+Pipeline::SpanState& Pipeline::span_state(int span) {
+  const bool indexed = span >= 0 && span < static_cast<int>(span_index_.size());
+  if (indexed && span_index_[span]) return *span_index_[span];
+  auto it = spans_.find(span);
+  if (it != spans_.end()) return *it->second;
+  hal::SpanInfo info = options_.span_defaults;
+  for (const auto& configured : options_.spans)
+    if (configured.id == span) info = configured;
+  info.id = span;
+  auto [pos, inserted] =
+      spans_.emplace(span, std::make_unique<SpanState>(info, out_, options_.tracker));
+  pos->second->tracker.set_audio_meter([this, span](int channel) -> std::optional<double> {
+    const auto pbx = inband_.voice_seconds(span, channel, hal::Side::Pbx);
+    const auto carrier = inband_.voice_seconds(span, channel, hal::Side::Carrier);
+    if (!pbx && !carrier) return std::nullopt;
+    return pbx.value_or(0) + carrier.value_or(0);
+  });
+  if (indexed) span_index_[span] = pos->second.get();
+  return *pos->second;
+}
+
+void Pipeline::malformed(SpanState& s, const hal::DFrame& frame, const char* layer,
+                         const char* why) {
+  ++s.stats.malformed;
+  if (s.malformed_log.allow(frame.time)) {
+    std::ostringstream rec;
+    rec << "span " << s.info.id << ": malformed " << layer << " frame from "
+        << hal::to_string(frame.from) << " (" << why << ", " << frame.bytes.size() << " bytes) at "
+        << calls::format_time(frame.time);
+    if (s.malformed_log.suppressed() > 0)
+      rec << "; " << s.malformed_log.suppressed() << " more not logged";
+    TW_LOG(warning) << rec.str();
+  }
+}
+
+void Pipeline::on_frame(const hal::DFrame& frame) {
+  last_time_ = std::max(last_time_, frame.time);
+  SpanState& s = span_state(frame.span);
+  ++s.stats.frames;
+  q921::Frame l2;
+  if (auto err = q921::parse(frame.bytes, l2); err != q921::ParseError::None) {
+    malformed(s, frame, "Q.921", q921::to_string(err));
+    return;
+  }
+  const int direction = frame.from == hal::Side::Pbx ? 0 : 1;
+  if (l2.kind == q921::FrameKind::U &&
+      (l2.u_type == q921::UType::SABME || l2.u_type == q921::UType::DISC)) {
+    s.retransmissions.reset_link(direction, l2);
+    return;
+  }
+  const bool i_frame = l2.kind == q921::FrameKind::I;
+  if (i_frame) {
+    ++s.stats.i_frames;
+    switch (s.retransmissions.classify(direction, l2)) {
+      case q921::IFrameVerdict::New:
+        break;
+      case q921::IFrameVerdict::Retransmission:
+        ++s.stats.retransmissions;
+        return;
+      case q921::IFrameVerdict::SequenceConflict:
+        malformed(s, frame, "Q.921", "N(S) of a recent I-frame with other content");
+        return;
+    }
+  } else if (l2.kind == q921::FrameKind::U && l2.u_type == q921::UType::UI) {
+    ++s.stats.ui_frames;
+  } else {
+    return;  // link control: nothing for call tracking
+  }
+  if (l2.sapi != 0) return;  // only SAPI 0 carries call control
+  if (auto err = q931::decode(l2.info, s.info.switch_type, message_);
+      err != q931::DecodeError::None) {
+    malformed(s, frame, "Q.931", q931::to_string(err));
+    return;
+  }
+  if (i_frame) s.retransmissions.remember(direction, l2);
+  ++s.stats.messages;
+  s.tracker.on_message(message_, frame.from, frame.time);
+}
+
+void Pipeline::on_line_event(const hal::LineEvent& event) {
+  last_time_ = std::max(last_time_, event.time);
+  if (event.type == hal::LineEventType::SourceEnd) {
+    close_all(event.time, calls::EndReason::CaptureEnd);
+    return;
+  }
+  SpanState& s = span_state(event.span);
+  switch (event.type) {
+    case hal::LineEventType::Alarm:
+      s.stats.alarms = event.alarms;
+      TW_LOG(warning) << "span " << event.span << ": alarm 0x" << std::hex << event.alarms;
+      break;
+    case hal::LineEventType::NoAlarm:
+      s.stats.alarms = 0;
+      TW_LOG(info) << "span " << event.span << ": alarm cleared";
+      break;
+    case hal::LineEventType::BadFcs:
+      ++s.stats.bad_fcs;
+      break;
+    case hal::LineEventType::Overrun:
+      ++s.stats.overruns;
+      break;
+    case hal::LineEventType::DChanUp:
+      s.stats.dchan_up = true;
+      break;
+    case hal::LineEventType::DChanDown:
+      s.stats.dchan_up = false;
+      break;
+    case hal::LineEventType::SourceEnd:
+      break;
+  }
+}
+
+void Pipeline::on_audio(const hal::AudioChunk& chunk) {
+  SpanState& s = span_state(chunk.span);
+  ++s.stats.audio_chunks;
+  inband_.on_audio(s.info, chunk);
+}
+
+void Pipeline::on_tick(hal::Timestamp now) {
+  last_time_ = std::max(last_time_, now);
+  for (auto& [id, s] : spans_) s->tracker.on_tick(now);
+}
+
+void Pipeline::close_all(hal::Timestamp now, calls::EndReason reason) {
+  for (auto& [id, s] : spans_) s->tracker.close_all(now, reason);
+}
+
+std::vector<Pipeline::SpanView> Pipeline::spans() const {
+  std::vector<SpanView> out;
+  for (const auto& [id, s] : spans_) out.push_back({s->info, s->stats, s->tracker});
+  return out;
+}
+
+SpanStats Pipeline::totals() const {
+  SpanStats t;
+  for (const auto& [id, s] : spans_) {
+    t.frames += s->stats.frames;
+    t.i_frames += s->stats.i_frames;
+    t.ui_frames += s->stats.ui_frames;
+    t.retransmissions += s->stats.retransmissions;
+    t.messages += s->stats.messages;
+    t.malformed += s->stats.malformed;
+    t.bad_fcs += s->stats.bad_fcs;
+    t.overruns += s->stats.overruns;
+    t.audio_chunks += s->stats.audio_chunks;
+    t.inband_events += s->stats.inband_events;
+  }
+  return t;
+}
+
+calls::TrackerStats Pipeline::call_totals() const {
+  calls::TrackerStats t;
+  for (const auto& [id, s] : spans_) {
+    const auto& c = s->tracker.stats();
+    t.messages += c.messages;
+    t.calls += c.calls;
+    t.partial_calls += c.partial_calls;
+    t.restarts += c.restarts;
+    t.late_messages += c.late_messages;
+  }
+  return t;
+}
+
+}  // namespace tw

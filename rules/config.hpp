@@ -1,0 +1,195 @@
+// The trunkwatch configuration: one TOML file (docs/config.md), every value with a default,
+// `--set KEY=VALUE` overrides. Validated as a whole: every problem is reported, each as
+// "file:line:column: message" (or "--set KEY=VALUE: message").
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rules/calendar.hpp"
+#include "rules/notice.hpp"
+#include "rules/numbers.hpp"
+#include "rules/policy.hpp"
+
+namespace tw::rules {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/trunkwatch/trunkwatch.toml";
+
+// Warning and critical levels of a counter; 0 turns a level off.
+struct Levels {
+  std::int64_t warning = 0;
+  std::int64_t critical = 0;
+  bool enabled() const { return warning > 0 || critical > 0; }
+  // The highest level `value` reaches, if any.
+  std::optional<Severity> level(double value) const;
+};
+
+// A number-class -> levels table (concurrency, daily minutes).
+struct ClassLevels {
+  ClassLevels() = default;
+  ClassLevels(std::initializer_list<std::pair<NumberClass, Levels>> l) : levels(l) {}
+  std::vector<std::pair<NumberClass, Levels>> levels;
+  const Levels* find(NumberClass c) const;
+  void set(NumberClass c, Levels l);
+};
+
+struct RateLevels {
+  double window_s = 600;
+  Levels levels;
+};
+
+struct Detectors {
+  struct {
+    bool enabled = true;
+  } destination;
+  struct {
+    bool enabled = true;
+  } after_hours;
+  struct {
+    bool enabled = true;
+    // Outbound calls up at once, per destination class, site-wide.
+    ClassLevels classes{{NumberClass::International, {4, 8}},
+                        {NumberClass::Premium, {2, 4}},
+                        {NumberClass::HighRisk, {2, 3}}};
+    Levels per_span;      // outbound calls up at once on one span (trunk group)
+  } concurrency;
+  struct {
+    bool enabled = true;
+    RateLevels per_source{600, {30, 60}};   // outbound calls per calling number
+    RateLevels per_prefix{3600, {10, 20}};  // outbound calls per destination prefix
+    int prefix_digits = 7;                  // of the E.164 number
+    ClassSet prefix_classes =
+        ClassSet::of({NumberClass::International, NumberClass::Premium, NumberClass::HighRisk});
+  } call_rate;
+  struct {
+    bool enabled = true;
+    // Outbound minutes per local day, per class, site-wide.
+    ClassLevels classes{{NumberClass::International, {120, 240}},
+                        {NumberClass::Premium, {10, 20}},
+                        {NumberClass::HighRisk, {10, 20}}};
+    Levels per_source;    // outbound minutes per local day, per calling number
+  } minutes_cap;
+  struct {
+    bool enabled = true;
+    double window_s = 180;
+    Levels levels{5, 10};  // access-code attempts in the window, per remote-access number
+    int min_digits = 1;    // keyed digits that make a call an attempt
+  } brute_force;
+  struct {
+    bool enabled = true;
+    double short_call_s = 30;
+    double window_s = 600;
+    Levels levels{20, 50};
+  } sequential_short_calls;
+  struct {
+    bool enabled = true;
+    double end_together_s = 2;
+    int min_match_digits = 4;  // the outbound number found in the keyed digits
+  } through_dial;
+  struct {
+    bool enabled = true;
+    double start_within_s = 60;  // inbound answer -> outbound seizure
+  } trunk_to_trunk;
+  struct {
+    bool enabled = true;
+    double window_s = 10;  // inbound call start -> forwarded outbound call start
+  } call_forward;
+  struct {
+    bool enabled = true;
+    double max_ring_s = 15;
+    double memory_s = 86400;
+  } wangiri_callback;
+  struct {
+    bool enabled = true;
+  } fax_modem;
+  struct {
+    bool enabled = true;
+    double after_s = 60;
+  } span_down;
+};
+
+struct Profile {
+  std::string name;
+  std::vector<NumberPattern> numbers;  // PBX-side numbers: calling if outbound, called if inbound
+  ClassSet allowed_classes;
+  std::string hours_text = "any";
+  std::optional<WeeklyHours> hours;  // nullopt = any time
+  bool hours_skip_holidays = false;  // hours = "business_hours": holidays are outside
+  Levels daily_minutes;              // per calling number of the profile; 0 = per_source default
+  std::vector<NumberPattern> allowlist;  // destinations always fine for this profile
+  bool allowlisted(std::string_view called, std::string_view e164) const;
+};
+
+// A span, or some of its B-channels, that should only ever carry voice.
+struct LineSpec {
+  int span = 0;
+  std::vector<std::pair<int, int>> channels;  // inclusive ranges; empty = the whole span
+  bool matches(int span_id, std::optional<int> channel) const;
+};
+
+struct NoticeSettings {
+  double suppress_s = 3600;
+  double digest_s = 3600;
+  std::int64_t digest_max = 200;
+  bool default_policy = true;
+  bool mask_digits = true;
+  double exec_timeout_s = 30;
+};
+
+struct Config {
+  std::string source = "(built-in defaults)";
+
+  struct {
+    std::string name;
+    std::string timezone = "UTC";
+    std::string business_hours = "Mon-Fri 08:00-18:00";
+    std::vector<std::string> holidays;
+    std::vector<std::string> remote_access;
+    std::vector<NumberPattern> remote_access_patterns;
+  } site;
+  SiteCalendar calendar;
+  Classifier classifier;
+  std::string high_risk_file;  // the file the list was read from, "" if none
+  std::vector<Profile> profiles;  // the site's profiles in order, then "default" (always last)
+  std::vector<PolicyRule> rules;  // the site's rules, then the default table
+  std::size_t site_rules = 0;
+  NoticeSettings notices;
+  Detectors detectors;
+  std::vector<LineSpec> voice_only;
+
+  const Profile& profile_for(std::string_view number) const;
+  bool is_remote_access(std::string_view called) const;
+  bool voice_only_line(int span, std::optional<int> channel) const;
+};
+
+struct ConfigResult {
+  std::shared_ptr<const Config> config;  // null when there are errors
+  std::vector<std::string> errors;
+  std::vector<std::string> warnings;
+  bool ok() const { return config != nullptr; }
+};
+
+struct ConfigOptions {
+  // `--set KEY=VALUE`, applied over the file in order.
+  std::vector<std::string> overrides;
+  // Where to look for the high-risk file when numbers.high_risk_file is "" (first found wins).
+  std::vector<std::string> high_risk_search = default_high_risk_search();
+  static std::vector<std::string> default_high_risk_search();
+};
+
+// `source` names the text in messages (a path).
+ConfigResult parse_config(std::string_view text, const std::string& source,
+                          const ConfigOptions& options = {});
+// Reads `path`; an empty path means no file (defaults and overrides only).
+ConfigResult load_config(const std::string& path, const ConfigOptions& options = {});
+
+// Dotted keys --set understands and their types ("site.remote_access: list of strings").
+std::vector<std::string> config_keys();
+
+}  // namespace tw::rules

@@ -1,0 +1,882 @@
+#include "rules/detectors.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <set>
+#include <sstream>
+
+namespace tw::rules::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+double seconds(std::chrono::microseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+std::chrono::microseconds micros(double s) {
+  return std::chrono::microseconds(static_cast<std::int64_t>(std::llround(s * 1e6)));
+}
+
+std::string levels_text(const Levels& l) {
+  std::string out;
+  if (l.warning > 0) out += "warning at " + std::to_string(l.warning);
+  if (l.critical > 0) out += std::string(out.empty() ? "" : ", ") + "critical at " + std::to_string(l.critical);
+  return out;
+}
+
+std::string sev_suffix(Severity s) {
+  return ":" + std::string(to_string(s));
+}
+
+bool watched(const NumberInfo& n) {
+  return n.is(NumberClass::International) || n.is(NumberClass::Premium) ||
+         n.is(NumberClass::HighRisk);
+}
+
+std::string span_text(const calls::CallRecord& r) {
+  std::string s = "span " + std::to_string(r.span);
+  if (r.channel) s += "/" + std::to_string(*r.channel);
+  return s;
+}
+
+std::string local_date(std::int32_t day) {
+  const std::chrono::year_month_day ymd{std::chrono::sys_days(std::chrono::days(day))};
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+  return buf;
+}
+
+// Raises a counter's notice once per level: again only after it fell below every level.
+class LevelTracker {
+ public:
+  std::optional<Severity> update(const std::string& key, double value, const Levels& levels) {
+    const auto level = levels.level(value);
+    if (!level) {
+      last_.erase(key);
+      return std::nullopt;
+    }
+    auto it = last_.find(key);
+    if (it != last_.end() && it->second >= *level) return std::nullopt;
+    last_[key] = *level;
+    return level;
+  }
+  void forget_if(const std::function<bool(const std::string&)>& pred) {
+    std::erase_if(last_, [&](const auto& kv) { return pred(kv.first); });
+  }
+
+ private:
+  std::map<std::string, Severity> last_;
+};
+
+// Event times per key in a sliding window of source time.
+class WindowCounter {
+ public:
+  std::size_t add(const std::string& key, Timestamp t, double window_s, std::size_t n = 1) {
+    auto& q = events_[key];
+    for (std::size_t i = 0; i < n; ++i) q.push_back(t);
+    drop_old(q, t, window_s);
+    return q.size();
+  }
+  void prune(Timestamp now, double window_s) {
+    for (auto it = events_.begin(); it != events_.end();) {
+      drop_old(it->second, now, window_s);
+      it = it->second.empty() ? events_.erase(it) : std::next(it);
+    }
+  }
+
+ private:
+  static void drop_old(std::deque<Timestamp>& q, Timestamp now, double window_s) {
+    const auto limit = micros(window_s);
+    while (!q.empty() && now - q.front() > limit) q.pop_front();
+  }
+  std::map<std::string, std::deque<Timestamp>> events_;
+};
+
+const CallState* find_call(const CallKey& k, Context& ctx, const std::deque<CallState>& recent) {
+  const auto& active = ctx.active();
+  if (auto it = active.find(k); it != active.end()) return &it->second;
+  for (const CallState& c : recent)
+    if (c.key == k) return &c;
+  return nullptr;
+}
+
+// ---- per-call destination class and the source profile's hours -------------------------
+
+class DestinationDetector final : public Detector {
+ public:
+  void on_destination(CallState& c, Context& ctx) override {
+    const Config& cfg = ctx.config();
+    if (!c.outbound() || c.far.is(NumberClass::Emergency)) return;
+    const Profile& p = cfg.profile_for(c.record.calling);
+    if (p.allowlisted(c.record.called, c.far.e164)) return;
+    const Timestamp at = c.record.start.value_or(ctx.now());
+    const std::string when = cfg.calendar.format_local(at) + " (" +
+                             std::string(to_string(c.window)) + ")";
+    if (cfg.detectors.destination.enabled) {
+      std::optional<Category> cat;
+      NumberClass cls = NumberClass::International;
+      std::string what;
+      if (c.far.is(NumberClass::HighRisk)) {
+        cat = Category::HighRiskDestination;
+        cls = NumberClass::HighRisk;
+        what = "a high-risk destination (" + c.far.high_risk + ")";
+      } else if (c.far.is(NumberClass::Premium)) {
+        cat = Category::Premium;
+        cls = NumberClass::Premium;
+        what = "a premium-rate number";
+      } else if (c.far.is(NumberClass::International)) {
+        cat = Category::International;
+        what = "an international number";
+      }
+      if (cat) {
+        const bool allowed = p.allowed_classes.has(cls);
+        const Severity sev = !allowed ? Severity::Critical
+                             : cls == NumberClass::International ? Severity::Info
+                                                                 : Severity::Warning;
+        Detection d;
+        d.time = ctx.now();
+        d.category = *cat;
+        d.severity = sev;
+        d.identifier = std::string(to_string(*cat)) + ":" + c.record.calling + ":" + c.record.called;
+        d.message = "outbound call to " + what + " " + c.record.called + " from " +
+                    describe_call(c.record) + " (profile " + p.name +
+                    (allowed ? "" : ", class not allowed") + "), started " + when;
+        d.call = &c;
+        ctx.raise(std::move(d));
+      }
+    }
+    if (cfg.detectors.after_hours.enabled && p.hours) {
+      const bool inside = cfg.calendar.within(*p.hours, at) &&
+                          !(p.hours_skip_holidays && cfg.calendar.is_holiday(at));
+      if (!inside) {
+        Detection d;
+        d.time = ctx.now();
+        d.category = Category::AfterHours;
+        d.severity = Severity::Warning;
+        d.identifier = "after_hours:" + c.record.calling;
+        d.message = "outbound call to " + c.record.called + " from " + describe_call(c.record) +
+                    " outside the hours of profile " + p.name + " (" + p.hours_text +
+                    "), started " + when;
+        d.call = &c;
+        ctx.raise(std::move(d));
+      }
+    }
+  }
+};
+
+// ---- calls up at once per class and per span ------------------------------------------
+
+class ConcurrencyDetector final : public Detector {
+ public:
+  void on_start(CallState& c, Context& ctx) override {
+    if (!c.outbound()) return;
+    span_of_[c.key] = c.record.span;
+    const int n = ++span_count_[c.record.span];
+    const auto& cfg = ctx.config().detectors.concurrency;
+    const std::string key = "span" + std::to_string(c.record.span);
+    if (auto sev = levels_.update(key, n, cfg.per_span); sev && cfg.enabled)
+      raise(ctx, c, *sev, key, std::to_string(n) + " outbound calls up at once on span " +
+                                   std::to_string(c.record.span), cfg.per_span);
+  }
+  void on_destination(CallState& c, Context& ctx) override {
+    if (!c.outbound() || c.ended || c.far.is(NumberClass::Emergency)) return;
+    const auto& cfg = ctx.config().detectors.concurrency;
+    for (const auto& [cls, lv] : cfg.classes.levels) {
+      if (!c.far.is(cls)) continue;
+      classes_of_[c.key].push_back(cls);
+      const int n = ++class_count_[cls];
+      const std::string key(to_string(cls));
+      if (auto sev = levels_.update(key, n, lv); sev && cfg.enabled)
+        raise(ctx, c, *sev, key, std::to_string(n) + " " + key + " calls up at once", lv);
+    }
+  }
+  void on_end(CallState& c, Context& ctx) override {
+    const auto& cfg = ctx.config().detectors.concurrency;
+    if (auto it = span_of_.find(c.key); it != span_of_.end()) {
+      const int n = --span_count_[it->second];
+      levels_.update("span" + std::to_string(it->second), n, cfg.per_span);
+      span_of_.erase(it);
+    }
+    if (auto it = classes_of_.find(c.key); it != classes_of_.end()) {
+      for (NumberClass cls : it->second) {
+        const int n = --class_count_[cls];
+        const Levels* lv = cfg.classes.find(cls);
+        levels_.update(std::string(to_string(cls)), n, lv ? *lv : Levels{});
+      }
+      classes_of_.erase(it);
+    }
+  }
+
+ private:
+  void raise(Context& ctx, const CallState& c, Severity sev, const std::string& key,
+             const std::string& what, const Levels& lv) {
+    Detection d;
+    d.time = ctx.now();
+    d.category = Category::Concurrency;
+    d.severity = sev;
+    d.identifier = "concurrency:" + key + sev_suffix(sev);
+    d.message = what + " (" + levels_text(lv) + "); latest " + describe_call(c.record) + " to " +
+                c.record.called;
+    d.call = &c;
+    ctx.raise(std::move(d));
+  }
+  std::map<CallKey, int> span_of_;
+  std::map<int, int> span_count_;
+  std::map<CallKey, std::vector<NumberClass>> classes_of_;
+  std::map<NumberClass, int> class_count_;
+  LevelTracker levels_;
+};
+
+// ---- call rate per source and per destination prefix ----------------------------------
+
+class CallRateDetector final : public Detector {
+ public:
+  void on_start(CallState& c, Context& ctx) override {
+    const auto& cfg = ctx.config().detectors.call_rate;
+    if (!c.outbound() || c.record.calling.empty() || c.far.is(NumberClass::Emergency)) return;
+    const std::string key = "source:" + c.record.calling;
+    const auto n = sources_.add(key, ctx.now(), cfg.per_source.window_s);
+    if (auto sev = levels_.update(key, static_cast<double>(n), cfg.per_source.levels);
+        sev && cfg.enabled)
+      raise(ctx, c, *sev, key,
+            std::to_string(n) + " outbound calls from " + c.record.calling + " in " +
+                window_text(cfg.per_source.window_s),
+            cfg.per_source.levels);
+  }
+  void on_destination(CallState& c, Context& ctx) override {
+    const auto& cfg = ctx.config().detectors.call_rate;
+    if (!c.outbound() || !c.far.classes.intersects(cfg.prefix_classes) ||
+        c.far.is(NumberClass::Emergency))
+      return;
+    const std::string& number = c.far.e164.empty() ? c.record.called : c.far.e164;
+    const std::string prefix = number.substr(0, static_cast<std::size_t>(cfg.prefix_digits));
+    const std::string key = "prefix:" + prefix;
+    const auto n = prefixes_.add(key, c.record.start.value_or(ctx.now()), cfg.per_prefix.window_s);
+    if (auto sev = levels_.update(key, static_cast<double>(n), cfg.per_prefix.levels);
+        sev && cfg.enabled)
+      raise(ctx, c, *sev, key,
+            std::to_string(n) + " outbound calls to prefix " + prefix + " in " +
+                window_text(cfg.per_prefix.window_s),
+            cfg.per_prefix.levels);
+  }
+  void on_tick(Timestamp now, Context& ctx) override {
+    if (now - last_prune_ < 60s) return;
+    last_prune_ = now;
+    const auto& cfg = ctx.config().detectors.call_rate;
+    sources_.prune(now, cfg.per_source.window_s);
+    prefixes_.prune(now, cfg.per_prefix.window_s);
+  }
+
+ private:
+  static std::string window_text(double s) {
+    std::ostringstream o;
+    o << s << " s";
+    return o.str();
+  }
+  void raise(Context& ctx, const CallState& c, Severity sev, const std::string& key,
+             const std::string& what, const Levels& lv) {
+    Detection d;
+    d.time = ctx.now();
+    d.category = Category::CallRate;
+    d.severity = sev;
+    d.identifier = "call_rate:" + key + sev_suffix(sev);
+    d.message = what + " (" + levels_text(lv) + "); latest " + describe_call(c.record) + " to " +
+                c.record.called;
+    d.call = &c;
+    ctx.raise(std::move(d));
+  }
+  WindowCounter sources_, prefixes_;
+  LevelTracker levels_;
+  Timestamp last_prune_{};
+};
+
+// ---- daily minutes per class and per source (day boundary in site.timezone) ------------
+
+class MinutesDetector final : public Detector {
+ public:
+  void on_end(CallState& c, Context& ctx) override {
+    if (!c.outbound() || !c.record.answer || !c.record.end || c.far.is(NumberClass::Emergency))
+      return;
+    const Config& cfg = ctx.config();
+    const auto keys = keys_of(c, cfg);
+    if (keys.empty()) return;
+    // Minutes count on the local day they were spoken: a call over midnight is split.
+    Timestamp t = *c.record.answer;
+    const Timestamp end = std::max(*c.record.end, t);
+    while (t < end) {
+      const std::int32_t day = cfg.calendar.local_day(t);
+      const Timestamp next = std::max(cfg.calendar.day_start(day + 1), t + 1s);
+      const Timestamp seg_end = std::min(end, next);
+      for (const auto& k : keys) done_[k.name][day] += seconds(seg_end - t);
+      t = seg_end;
+    }
+    const std::int32_t today = cfg.calendar.local_day(end);
+    for (const auto& k : keys) check(ctx, c, k, today, done_[k.name][today]);
+  }
+
+  void on_tick(Timestamp now, Context& ctx) override {
+    // Minutes move slowly: checking the running calls every 10 s is plenty.
+    if (now - last_check_ < 10s) return;
+    last_check_ = now;
+    const Config& cfg = ctx.config();
+    const std::int32_t today = cfg.calendar.local_day(now);
+    const Timestamp midnight = cfg.calendar.day_start(today);
+    struct Running {
+      Key key;
+      double secs = 0;
+      const CallState* longest = nullptr;
+      double longest_secs = 0;
+    };
+    std::map<std::string, Running> running;
+    for (const auto& [k, c] : ctx.active()) {
+      if (!c.outbound() || !c.record.answer || c.far.is(NumberClass::Emergency)) continue;
+      const double s = seconds(now - std::max(*c.record.answer, midnight));
+      if (s <= 0) continue;
+      for (const auto& key : keys_of(c, cfg)) {
+        Running& r = running[key.name];
+        r.key = key;
+        r.secs += s;
+        if (s > r.longest_secs) {
+          r.longest = &c;
+          r.longest_secs = s;
+        }
+      }
+    }
+    for (auto& [name, r] : running) check(ctx, *r.longest, r.key, today, done_[name][today] + r.secs);
+    // Yesterday is kept for calls that straddle midnight; older days go.
+    for (auto& [name, days] : done_)
+      std::erase_if(days, [&](const auto& kv) { return kv.first < today - 1; });
+    levels_.forget_if([&](const std::string& k) {
+      return k.find(local_date(today)) == std::string::npos &&
+             k.find(local_date(today - 1)) == std::string::npos;
+    });
+  }
+
+ private:
+  struct Key {
+    std::string name;  // "class:international", "source:2125550100"
+    std::string what;
+    Levels levels;
+  };
+  std::vector<Key> keys_of(const CallState& c, const Config& cfg) const {
+    std::vector<Key> out;
+    const auto& mc = cfg.detectors.minutes_cap;
+    for (const auto& [cls, lv] : mc.classes.levels)
+      if (c.far.is(cls) && lv.enabled())
+        out.push_back({"class:" + std::string(to_string(cls)),
+                       std::string(to_string(cls)) + " calls", lv});
+    if (!c.record.calling.empty()) {
+      const Profile& p = cfg.profile_for(c.record.calling);
+      const Levels lv = p.daily_minutes.enabled() ? p.daily_minutes : mc.per_source;
+      if (lv.enabled())
+        out.push_back({"source:" + c.record.calling, "calls from " + c.record.calling, lv});
+    }
+    return out;
+  }
+  void check(Context& ctx, const CallState& c, const Key& k, std::int32_t day, double secs) {
+    const Config& cfg = ctx.config();
+    const std::string date = local_date(day);
+    const double minutes = secs / 60.0;
+    const auto sev = levels_.update(k.name + ":" + date, minutes, k.levels);
+    if (!sev || !cfg.detectors.minutes_cap.enabled) return;
+    Detection d;
+    d.time = ctx.now();
+    d.category = Category::MinutesCap;
+    d.severity = *sev;
+    d.identifier = "minutes_cap:" + k.name + ":" + date + sev_suffix(*sev);
+    d.message = k.what + " reached " + std::to_string(static_cast<long long>(minutes)) +
+                " minutes on " + date + " (" + cfg.calendar.zone_name() + "; " +
+                levels_text(k.levels) + "); latest " + describe_call(c.record) + " to " +
+                c.record.called;
+    d.call = &c;
+    ctx.raise(std::move(d));
+  }
+
+  std::map<std::string, std::map<std::int32_t, double>> done_;
+  LevelTracker levels_;
+  Timestamp last_check_{};
+};
+
+// ---- code guessing and short-call bursts on remote-access numbers ---------------------
+
+class RemoteAccessDetector final : public Detector {
+ public:
+  void on_end(CallState& c, Context& ctx) override {
+    if (c.outbound() || !c.remote_access || !c.record.start || !c.record.end) return;
+    const Config& cfg = ctx.config();
+    const Timestamp now = *c.record.end;
+    const double held = seconds(*c.record.end - *c.record.start);
+    const auto& sc = cfg.detectors.sequential_short_calls;
+    if (held <= sc.short_call_s) {
+      const std::string key = "short:" + c.record.called;
+      const auto n = short_.add(key, now, sc.window_s);
+      if (auto sev = levels_.update(key, static_cast<double>(n), sc.levels); sev && sc.enabled) {
+        Detection d;
+        d.time = ctx.now();
+        d.category = Category::SequentialShortCalls;
+        d.severity = *sev;
+        d.identifier = "sequential_short_calls:" + c.record.called + sev_suffix(*sev);
+        std::ostringstream m;
+        m << n << " inbound calls of " << sc.short_call_s << " s or less to remote-access number "
+          << c.record.called << " in " << sc.window_s << " s (" << levels_text(sc.levels)
+          << "); latest from " << describe_call(c.record);
+        d.message = m.str();
+        d.call = &c;
+        ctx.raise(std::move(d));
+      }
+    }
+    const auto& bf = cfg.detectors.brute_force;
+    const std::string keyed = keyed_digits(c);
+    if (static_cast<int>(keyed.size()) >= bf.min_digits && !c.outbound_leg) {
+      // '#' ends an entry: "1234#5678#" is two tries in one call.
+      const auto hashes = static_cast<std::size_t>(std::count(keyed.begin(), keyed.end(), '#'));
+      const std::size_t attempts = std::max<std::size_t>(1, hashes);
+      const std::string key = "attempts:" + c.record.called;
+      const auto n = attempts_.add(key, now, bf.window_s, attempts);
+      if (auto sev = levels_.update(key, static_cast<double>(n), bf.levels); sev && bf.enabled) {
+        Detection d;
+        d.time = ctx.now();
+        d.category = Category::BruteForce;
+        d.severity = *sev;
+        d.identifier = "brute_force:" + c.record.called + sev_suffix(*sev);
+        std::ostringstream m;
+        m << n << " access-code attempts without an outbound leg on remote-access number "
+          << c.record.called << " in " << bf.window_s << " s (" << levels_text(bf.levels)
+          << "); latest from " << describe_call(c.record) << ", keyed \""
+          << shown_digits(c, cfg) << "\"";
+        d.message = m.str();
+        d.call = &c;
+        ctx.raise(std::move(d));
+      }
+    }
+  }
+  void on_tick(Timestamp now, Context& ctx) override {
+    if (now - last_prune_ < 60s) return;
+    last_prune_ = now;
+    const auto& d = ctx.config().detectors;
+    short_.prune(now, d.sequential_short_calls.window_s);
+    attempts_.prune(now, d.brute_force.window_s);
+  }
+
+ private:
+  WindowCounter short_, attempts_;
+  LevelTracker levels_;
+  Timestamp last_prune_{};
+};
+
+// ---- through-dialing and trunk-to-trunk: an outbound leg riding on an inbound one -------
+
+class RedialDetector final : public Detector {
+ public:
+  void on_destination(CallState& o, Context& ctx) override { evaluate(o, ctx); }
+
+  // Digits keyed on the inbound leg can become known after the outbound leg started: in-band
+  // detections arrive as they happen, keypad facility digits with the record at the end.
+  void on_update(CallState& c, Context& ctx) override {
+    if (!c.outbound() && c.remote_access) reevaluate(c, ctx);
+  }
+
+  void on_end(CallState& c, Context& ctx) override {
+    const Config& cfg = ctx.config();
+    const double tol = cfg.detectors.through_dial.end_together_s;
+    if (!c.record.end) return;
+    if (c.outbound()) {
+      for (const CallKey& k : c.inbound_up) {
+        const CallState* in = find_call(k, ctx, recent_);
+        if (in && in->ended && in->record.end && together(*in->record.end, *c.record.end, tol))
+          paired(ctx, c, *in);
+      }
+    } else {
+      for (const CallState& o : recent_) {
+        if (!o.outbound() || !o.record.end ||
+            std::find(o.inbound_up.begin(), o.inbound_up.end(), c.key) == o.inbound_up.end())
+          continue;
+        if (together(*o.record.end, *c.record.end, tol)) paired(ctx, o, c);
+      }
+    }
+    const bool keep = c.outbound() ? !c.inbound_up.empty() : c.answered();
+    if (keep) {
+      recent_.push_back(c);
+      recent_.back().ended = true;
+    }
+  }
+
+  void on_tick(Timestamp now, Context& ctx) override {
+    // The Ended event (RELEASE COMPLETE) can come up to 30 s after the end (first clearing).
+    const auto keep = micros(ctx.config().detectors.through_dial.end_together_s) + 60s;
+    std::erase_if(recent_, [&](const CallState& c) {
+      if (now - c.record.end.value_or(now) <= keep) return false;
+      // An outbound leg stays while an inbound leg it rode on is up (its digits may come).
+      return std::none_of(c.inbound_up.begin(), c.inbound_up.end(),
+                          [&](const CallKey& k) { return ctx.active().count(k) > 0; });
+    });
+    std::erase_if(raised_, [&](const auto& kv) {
+      return !ctx.active().count(kv.first) &&
+             std::none_of(recent_.begin(), recent_.end(),
+                          [&](const CallState& c) { return c.key == kv.first; });
+    });
+  }
+
+ private:
+  void evaluate(const CallState& o, Context& ctx) {
+    const Config& cfg = ctx.config();
+    if (!o.outbound() || o.inbound_up.empty() || !cfg.detectors.through_dial.enabled ||
+        cfg.site.remote_access.empty() || o.far.is(NumberClass::Emergency))
+      return;
+    const CallState* best = nullptr;
+    Severity best_sev = Severity::Info;
+    std::vector<std::string> best_why;
+    for (const CallKey& k : o.inbound_up) {
+      const CallState* in = find_call(k, ctx, recent_);
+      if (!in || !in->remote_access) continue;
+      std::vector<std::string> why;
+      bool strong = false;
+      if (digits_match(*in, o, cfg.detectors.through_dial.min_match_digits)) {
+        why.push_back("the number was keyed on the inbound leg");
+        strong = true;
+      }
+      if (in->record.second_dial_tone) {
+        why.push_back("a dial tone was heard on the answered inbound leg");
+        strong = true;
+      }
+      // Plain international in business hours is not evidence: the auto-attendant is often
+      // the main number, and staff call abroad while callers sit in it.
+      if (o.far.is(NumberClass::Premium) || o.far.is(NumberClass::HighRisk))
+        why.push_back("the destination is " + o.far.classes.str());
+      if (o.window != TimeWindow::BusinessHours)
+        why.push_back("it is " + std::string(to_string(o.window)));
+      const Severity sev = strong ? Severity::Critical
+                           : why.empty() ? Severity::Info
+                                         : Severity::Warning;
+      if (!best || sev > best_sev) {
+        best = in;
+        best_sev = sev;
+        best_why = why;
+      }
+    }
+    // Without evidence an outbound call during a voicemail session is ordinary traffic; it
+    // is only reported if the two legs then end together.
+    if (!best || best_sev == Severity::Info) return;
+    raise_through_dial(ctx, o, *best, best_sev, best_why);
+  }
+
+  void reevaluate(const CallState& in, Context& ctx) {
+    auto rides_on = [&](const CallState& o) {
+      return o.outbound() && o.destination_done &&
+             std::find(o.inbound_up.begin(), o.inbound_up.end(), in.key) != o.inbound_up.end();
+    };
+    for (const auto& [k, o] : ctx.active())
+      if (rides_on(o)) evaluate(o, ctx);
+    for (const CallState& o : recent_)
+      if (rides_on(o)) evaluate(o, ctx);
+  }
+
+  static bool together(Timestamp a, Timestamp b, double tol) {
+    return std::abs(seconds(a - b)) <= tol;
+  }
+  static bool digits_match(const CallState& in, const CallState& o, int min_digits) {
+    const std::string keyed = keyed_digits(in);
+    const std::string& called = o.record.called;
+    if (static_cast<int>(called.size()) < min_digits) return false;
+    // Each '#'- or '*'-separated entry, compared as a number (prefix forms differ).
+    std::size_t start = 0;
+    while (start <= keyed.size()) {
+      const std::size_t end = keyed.find_first_of("#*", start);
+      const std::string entry =
+          keyed.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (static_cast<int>(entry.size()) >= min_digits &&
+          (entry.find(called) != std::string::npos || called.find(entry) != std::string::npos ||
+           same_number(entry, called) ||
+           (!o.far.e164.empty() && same_number(entry, o.far.e164))))
+        return true;
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    return false;
+  }
+  void raise_through_dial(Context& ctx, const CallState& o, const CallState& in, Severity sev,
+                          const std::vector<std::string>& why) {
+    auto& level = raised_[o.key];
+    if (level.has_value() && *level >= sev) return;
+    level = sev;
+    const Config& cfg = ctx.config();
+    Detection d;
+    d.time = ctx.now();
+    d.category = Category::ThroughDial;
+    d.severity = sev;
+    d.identifier = "through_dial:span" + std::to_string(in.record.span) + ":" + in.record.called +
+                   sev_suffix(sev);
+    std::string m = "outbound call to " + o.record.called + " (" + describe_call(o.record) +
+                    ") while inbound call " + describe_call(in.record) +
+                    " to remote-access number " + in.record.called + " was up";
+    for (std::size_t i = 0; i < why.size(); ++i) m += (i ? "; " : ": ") + why[i];
+    const std::string keyed = shown_digits(in, cfg);
+    if (!keyed.empty()) m += "; keyed on the inbound leg: \"" + keyed + "\"";
+    d.message = m;
+    d.call = &o;
+    d.also = {in.key};
+    ctx.raise(std::move(d));
+  }
+  void paired(Context& ctx, const CallState& o, const CallState& in) {
+    const Config& cfg = ctx.config();
+    if (!cfg.site.remote_access.empty()) {
+      if (in.remote_access && cfg.detectors.through_dial.enabled &&
+          !o.far.is(NumberClass::Emergency))
+        raise_through_dial(ctx, o, in, Severity::Critical,
+                           {"the two calls ended together"});
+      return;
+    }
+    if (!cfg.detectors.trunk_to_trunk.enabled || !watched(o.far)) return;
+    // Timing alone is weak on a busy trunk, so the shape of a bridge is required too: the
+    // outbound seizure soon after the inbound answer, and the leg that ended second cleared
+    // by the PBX (passing the other leg's clearing on).
+    if (!in.record.answer || !o.record.start ||
+        seconds(*o.record.start - *in.record.answer) > cfg.detectors.trunk_to_trunk.start_within_s)
+      return;
+    const CallState& later = *o.record.end >= *in.record.end ? o : in;
+    if (later.record.cleared_by && *later.record.cleared_by != hal::Side::Pbx) return;
+    if (!t2t_done_.insert(o.key).second) return;
+    Detection d;
+    d.time = ctx.now();
+    d.category = Category::TrunkToTrunk;
+    d.severity = Severity::Critical;
+    d.identifier = "trunk_to_trunk:span" + std::to_string(o.record.span) + ":" + o.record.called;
+    d.message = "outbound call to " + o.far.classes.str() + " number " + o.record.called + " (" +
+                describe_call(o.record) + ") started while inbound call " +
+                describe_call(in.record) + " to " + in.record.called +
+                " was up, and the two ended together: the PBX bridged trunk to trunk";
+    d.call = &o;
+    d.also = {in.key};
+    ctx.raise(std::move(d));
+    if (t2t_done_.size() > 4096) t2t_done_.clear();  // bounded: keys are never seen again
+  }
+
+  std::deque<CallState> recent_;  // ended calls, kept to pair with a leg that ends later
+  std::map<CallKey, std::optional<Severity>> raised_;
+  std::set<CallKey> t2t_done_;
+};
+
+// ---- call-forward abuse --------------------------------------------------------------
+
+class CallForwardDetector final : public Detector {
+ public:
+  void on_destination(CallState& o, Context& ctx) override {
+    const Config& cfg = ctx.config();
+    if (!cfg.detectors.call_forward.enabled || !o.outbound() || o.record.redirecting.empty() ||
+        !watched(o.far) || !o.record.start)
+      return;
+    const CallState* in = nullptr;
+    const auto window = micros(cfg.detectors.call_forward.window_s);
+    for (const auto& [k, c] : ctx.active()) {
+      if (c.outbound() || !c.record.start || *c.record.start > *o.record.start ||
+          *o.record.start - *c.record.start > window)
+        continue;
+      // The forwarded call's own DID is the redirecting number when the PBX sends it.
+      if (!in || same_number(c.record.called, o.record.redirecting)) in = &c;
+    }
+    const Severity sev = in ? Severity::Critical : Severity::Warning;
+    Detection d;
+    d.time = ctx.now();
+    d.category = Category::CallForward;
+    d.severity = sev;
+    d.identifier = "call_forward:" + o.record.redirecting + sev_suffix(sev);
+    d.message = "call forwarded out to " + o.far.classes.str() + " number " + o.record.called +
+                " (" + describe_call(o.record) + "), redirecting number " + o.record.redirecting;
+    if (in) {
+      d.message += ", right after inbound call " + describe_call(in->record) + " to " +
+                   in->record.called;
+      d.also = {in->key};
+    }
+    d.call = &o;
+    ctx.raise(std::move(d));
+  }
+};
+
+// ---- wangiri: calling back a number that rang briefly from abroad ---------------------
+
+class WangiriDetector final : public Detector {
+ public:
+  void on_end(CallState& c, Context& ctx) override {
+    const auto& cfg = ctx.config().detectors.wangiri_callback;
+    if (c.outbound() || c.answered() || !c.record.start || !c.record.end ||
+        c.record.calling.empty())
+      return;
+    if (seconds(*c.record.end - *c.record.start) > cfg.max_ring_s) return;
+    if (!c.far.is(NumberClass::International) && !c.far.is(NumberClass::HighRisk)) return;
+    const std::string key = c.far.e164.empty() ? c.record.calling : c.far.e164;
+    rang_[key] = Rang{*c.record.end, c.record.calling, c.record.span};
+  }
+  void on_destination(CallState& o, Context& ctx) override {
+    const auto& cfg = ctx.config().detectors.wangiri_callback;
+    if (!cfg.enabled || !o.outbound() || rang_.empty()) return;
+    const std::string key = o.far.e164.empty() ? o.record.called : o.far.e164;
+    auto it = rang_.find(key);
+    if (it == rang_.end()) return;
+    const Timestamp at = o.record.start.value_or(ctx.now());
+    if (at - it->second.end > micros(cfg.memory_s)) return;
+    Detection d;
+    d.time = ctx.now();
+    d.category = Category::WangiriCallback;
+    d.severity = Severity::Critical;
+    d.identifier = "wangiri_callback:" + key;
+    std::ostringstream m;
+    m << "outbound call to " << o.record.called << " (" << describe_call(o.record)
+      << ") calls back " << it->second.calling << " (" << o.far.classes.str()
+      << "), which rang in unanswered for a moment on span " << it->second.span << " "
+      << static_cast<long long>(seconds(at - it->second.end) / 60) << " minutes earlier";
+    d.message = m.str();
+    d.call = &o;
+    ctx.raise(std::move(d));
+  }
+  void on_tick(Timestamp now, Context& ctx) override {
+    if (now - last_prune_ < 60s) return;
+    last_prune_ = now;
+    const auto memory = micros(ctx.config().detectors.wangiri_callback.memory_s);
+    std::erase_if(rang_, [&](const auto& kv) { return now - kv.second.end > memory; });
+  }
+
+ private:
+  struct Rang {
+    Timestamp end;
+    std::string calling;
+    int span = 0;
+  };
+  std::map<std::string, Rang> rang_;
+  Timestamp last_prune_{};
+};
+
+// ---- fax or modem on a voice-only line -----------------------------------------------
+
+class FaxModemDetector final : public Detector {
+ public:
+  void on_update(CallState& c, Context& ctx) override {
+    const Config& cfg = ctx.config();
+    const std::string& type = c.record.call_type;
+    if (!cfg.detectors.fax_modem.enabled || (type != "fax" && type != "modem")) return;
+    if (!cfg.voice_only_line(c.record.span, c.record.channel) || !done_.insert(c.key).second)
+      return;
+    Detection d;
+    d.time = ctx.now();
+    d.category = type == "fax" ? Category::FaxOnVoiceLine : Category::ModemOnVoiceLine;
+    d.severity = Severity::Warning;
+    d.identifier = std::string(to_string(d.category)) + ":span" + std::to_string(c.record.span) +
+                   ":" + (c.record.channel ? std::to_string(*c.record.channel) : "?");
+    d.message = type + " call on voice-only line " + span_text(c.record) + ": " +
+                describe_call(c.record) + " to " + c.record.called;
+    d.call = &c;
+    ctx.raise(std::move(d));
+  }
+  void on_end(CallState& c, Context&) override { done_.erase(c.key); }
+
+ private:
+  std::set<CallKey> done_;
+};
+
+// ---- span alarm / D-channel down ------------------------------------------------------
+
+class SpanDownDetector final : public Detector {
+ public:
+  void on_line_event(const hal::LineEvent& e, Context& ctx) override {
+    Span& s = spans_[e.span];
+    switch (e.type) {
+      case hal::LineEventType::Alarm:
+        s.alarms = e.alarms;
+        break;
+      case hal::LineEventType::NoAlarm:
+        s.alarms = 0;
+        break;
+      case hal::LineEventType::DChanDown:
+        s.dchan_down = true;
+        break;
+      case hal::LineEventType::DChanUp:
+        s.dchan_down = false;
+        break;
+      default:
+        return;
+    }
+    const bool down = s.alarms != 0 || s.dchan_down;
+    if (down && !s.since) s.since = e.time;
+    if (!down) {
+      s.since.reset();
+      s.raised = false;
+    }
+    on_tick(e.time, ctx);
+  }
+  void on_tick(Timestamp now, Context& ctx) override {
+    const auto& cfg = ctx.config().detectors.span_down;
+    if (!cfg.enabled) return;
+    for (auto& [span, s] : spans_) {
+      if (!s.since || s.raised || now - *s.since < micros(cfg.after_s)) continue;
+      s.raised = true;
+      Detection d;
+      d.time = now;
+      d.category = Category::SpanDown;
+      d.severity = Severity::Critical;
+      d.identifier = "span_down:span" + std::to_string(span);
+      std::string what;
+      if (s.alarms & hal::alarm::kRed) what += " red alarm";
+      if (s.alarms & hal::alarm::kYellow) what += " yellow alarm";
+      if (s.alarms & hal::alarm::kBlue) what += " blue alarm (AIS)";
+      if (s.alarms & hal::alarm::kLos) what += " loss of signal";
+      if (s.alarms && what.empty()) what += " alarm";
+      if (s.dchan_down) what += " D-channel down";
+      d.message = "span " + std::to_string(span) + " down for " +
+                  std::to_string(static_cast<long long>(seconds(now - *s.since))) +
+                  " s:" + what + ", since " + hal::format_time(*s.since);
+      d.span = span;
+      ctx.raise(std::move(d));
+    }
+  }
+
+ private:
+  struct Span {
+    std::uint32_t alarms = 0;
+    bool dchan_down = false;
+    std::optional<Timestamp> since;
+    bool raised = false;
+  };
+  std::map<int, Span> spans_;
+};
+
+}  // namespace
+
+CallKey key_of(const calls::CallRecord& r) {
+  return CallKey{r.span, r.direction, r.call_ref,
+                 r.start ? r.start->time_since_epoch().count() : 0};
+}
+
+std::string describe_call(const calls::CallRecord& r) {
+  std::string s = r.calling.empty() ? std::string("(no number)") : r.calling;
+  if (!r.calling_name.empty()) s += " \"" + r.calling_name + "\"";
+  return s + " on " + span_text(r);
+}
+
+std::string keyed_digits(const CallState& c) {
+  return c.record.digits_in + c.record.keypad;
+}
+
+std::string shown_digits(const CallState& c, const Config& config) {
+  const std::string d = keyed_digits(c);
+  return c.remote_access && config.notices.mask_digits ? mask_digits(d) : d;
+}
+
+std::vector<std::unique_ptr<Detector>> make_detectors() {
+  std::vector<std::unique_ptr<Detector>> out;
+  out.push_back(std::make_unique<DestinationDetector>());
+  out.push_back(std::make_unique<ConcurrencyDetector>());
+  out.push_back(std::make_unique<CallRateDetector>());
+  out.push_back(std::make_unique<MinutesDetector>());
+  out.push_back(std::make_unique<RemoteAccessDetector>());
+  out.push_back(std::make_unique<RedialDetector>());
+  out.push_back(std::make_unique<CallForwardDetector>());
+  out.push_back(std::make_unique<WangiriDetector>());
+  out.push_back(std::make_unique<FaxModemDetector>());
+  out.push_back(std::make_unique<SpanDownDetector>());
+  return out;
+}
+
+}  // namespace tw::rules::detail

@@ -1,0 +1,92 @@
+// The stateful detectors behind the engine (internal to tw_rules; docs/rules.md describes
+// what each one watches and why its thresholds are what they are). Detectors see calls as the
+// engine tracks them and raise Detections; the engine turns those into notices through the
+// policy. Every detector reads its settings from the current config on each call, so a reload
+// takes effect at once and keeps the counters.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "monitor/calls/call_record.hpp"
+#include "rules/config.hpp"
+#include "rules/notice.hpp"
+#include "trunkwatch/hal/types.hpp"
+
+namespace tw::rules::detail {
+
+// A call while the engine follows it. The start time is part of the key: call references are
+// reused, and a backtest replays months of them.
+struct CallKey {
+  int span = 0;
+  calls::Direction direction = calls::Direction::Outbound;
+  std::uint16_t call_ref = 0;
+  std::int64_t start_us = 0;
+  auto operator<=>(const CallKey&) const = default;
+};
+CallKey key_of(const calls::CallRecord& r);
+
+struct CallState {
+  CallKey key;
+  calls::CallRecord record;  // the latest copy
+  NumberInfo far;            // the called number if outbound, the caller if inbound
+  std::string profile;       // of the PBX-side number (calling if outbound, called if inbound)
+  TimeWindow window = TimeWindow::BusinessHours;  // at the start
+  bool remote_access = false;     // inbound, to a configured remote-access number
+  bool destination_done = false;  // the called number was final (answered or ended)
+  bool ended = false;
+  bool answered() const { return record.answer.has_value(); }
+  bool outbound() const { return record.direction == calls::Direction::Outbound; }
+  // Outbound: the answered inbound calls that were up when it started (redial candidates).
+  std::vector<CallKey> inbound_up;
+  // Inbound: an outbound call started while it was up.
+  bool outbound_leg = false;
+  std::uint32_t raised = 0;  // category bits
+};
+
+struct Detection {
+  Timestamp time{};
+  Category category = Category::International;
+  Severity severity = Severity::Info;
+  std::string identifier;
+  std::string message;
+  const CallState* call = nullptr;  // the call it concerns; null for a span
+  std::vector<CallKey> also;        // other legs of the pattern (they get the category too)
+  int span = 0;                     // used when there is no call
+};
+
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual const Config& config() const = 0;
+  virtual Timestamp now() const = 0;  // source time of the event being handled
+  virtual const std::map<CallKey, CallState>& active() const = 0;
+  virtual void raise(Detection d) = 0;
+};
+
+class Detector {
+ public:
+  virtual ~Detector() = default;
+  virtual void on_start(CallState&, Context&) {}
+  // The called number is final: at the answer, or at the end of an unanswered call.
+  virtual void on_destination(CallState&, Context&) {}
+  // Any event changed the record (in-band detections, call type).
+  virtual void on_update(CallState&, Context&) {}
+  virtual void on_end(CallState&, Context&) {}
+  virtual void on_tick(Timestamp, Context&) {}
+  virtual void on_line_event(const hal::LineEvent&, Context&) {}
+};
+
+std::vector<std::unique_ptr<Detector>> make_detectors();
+
+// Text helpers shared with the engine.
+std::string describe_call(const calls::CallRecord& r);
+// Digits keyed on the inbound leg (in-band from the carrier, keypad facility), masked when the
+// call is to a remote-access number and the config says so.
+std::string keyed_digits(const CallState& c);
+std::string shown_digits(const CallState& c, const Config& config);
+
+}  // namespace tw::rules::detail

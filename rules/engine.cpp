@@ -1,0 +1,368 @@
+#include "rules/engine.hpp"
+
+#include <algorithm>
+#include <boost/log/trivial.hpp>
+#include <cmath>
+
+namespace tw::rules {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+std::chrono::microseconds micros(double s) {
+  return std::chrono::microseconds(static_cast<std::int64_t>(std::llround(s * 1e6)));
+}
+
+std::chrono::seconds whole_seconds(double s) {
+  return std::chrono::seconds(static_cast<std::int64_t>(std::llround(s)));
+}
+
+// "in:4711# out:12" -> "in:***** out:**": the labels stay readable.
+std::string mask_labelled(const std::string& digits) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < digits.size()) {
+    const std::size_t colon = digits.find(':', i);
+    if (colon == std::string::npos) {
+      out += mask_digits(std::string_view(digits).substr(i));
+      break;
+    }
+    out += digits.substr(i, colon + 1 - i);
+    const std::size_t space = digits.find(' ', colon);
+    const std::size_t end = space == std::string::npos ? digits.size() : space;
+    out += mask_digits(std::string_view(digits).substr(colon + 1, end - colon - 1));
+    i = end;
+    if (space != std::string::npos) {
+      out += ' ';
+      ++i;
+    }
+  }
+  return out;
+}
+
+void mask_record(calls::CallRecord& r) {
+  r.digits = mask_labelled(r.digits);
+  r.digits_in = mask_digits(r.digits_in);
+  r.digits_out = mask_digits(r.digits_out);
+  r.keypad = mask_digits(r.keypad);
+  for (calls::InbandEvent& e : r.inband)
+    if (e.kind != calls::InbandEvent::Kind::Tone && e.digit != '#') e.digit = '*';
+}
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const Config> config, NoticeSink& notices,
+               calls::CallEventSink* downstream, EngineOptions options)
+    : config_(std::move(config)),
+      notices_(notices),
+      downstream_(downstream),
+      options_(std::move(options)),
+      detectors_(detail::make_detectors()),
+      suppressor_(whole_seconds(config_->notices.suppress_s)),
+      digest_(whole_seconds(config_->notices.digest_s),
+              static_cast<std::size_t>(config_->notices.digest_max)),
+      hooks_(std::chrono::milliseconds(
+          static_cast<std::int64_t>(config_->notices.exec_timeout_s * 1000))) {}
+
+Engine::~Engine() = default;
+
+void Engine::reload(std::shared_ptr<const Config> config) {
+  config_ = std::move(config);
+  suppressor_.set_interval(whole_seconds(config_->notices.suppress_s));
+  digest_.set_interval(whole_seconds(config_->notices.digest_s));
+  hooks_.set_timeout(
+      std::chrono::milliseconds(static_cast<std::int64_t>(config_->notices.exec_timeout_s * 1000)));
+}
+
+bool Engine::wait_for_hooks(std::chrono::milliseconds limit) {
+  return hooks_.wait_all(limit);
+}
+
+void Engine::advance(Timestamp t) {
+  if (t > now_) now_ = t;
+}
+
+detail::CallState& Engine::start_call(const calls::CallRecord& r, Timestamp t) {
+  const detail::CallKey key = detail::key_of(r);
+  auto [it, fresh] = active_.try_emplace(key);
+  detail::CallState& c = it->second;
+  if (!fresh) return c;
+  const Config& cfg = *config_;
+  c.key = key;
+  c.record = r;
+  c.far = c.outbound() ? cfg.classifier.classify(r.called) : cfg.classifier.classify_caller(r.calling);
+  c.profile = cfg.profile_for(c.outbound() ? r.calling : r.called).name;
+  c.window = cfg.calendar.window(r.start.value_or(t));
+  c.remote_access = !c.outbound() && cfg.is_remote_access(r.called);
+  if (c.outbound()) {
+    // Candidates for through-dialing: answered inbound calls up at this seizure.
+    for (auto& [k, other] : active_) {
+      if (k == key || other.outbound() || !other.answered()) continue;
+      c.inbound_up.push_back(k);
+      other.outbound_leg = true;
+    }
+  }
+  for (auto& d : detectors_) d->on_start(c, *this);
+  return c;
+}
+
+void Engine::update_call(detail::CallState& c, const calls::CallRecord& r) {
+  const bool renumbered = r.called != c.record.called || r.calling != c.record.calling;
+  c.record = r;
+  // Overlap dialing: the called number grows after the SETUP.
+  if (renumbered)
+    c.far = c.outbound() ? config_->classifier.classify(r.called)
+                         : config_->classifier.classify_caller(r.calling);
+}
+
+void Engine::destination(detail::CallState& c) {
+  if (c.destination_done) return;
+  c.destination_done = true;
+  for (auto& d : detectors_) d->on_destination(c, *this);
+}
+
+void Engine::on_call_event(const calls::CallEvent& e) {
+  if (!e.call) return;
+  advance(e.time);
+  release_held(now_, false);
+  const calls::CallRecord& r = *e.call;
+  switch (e.type) {
+    case calls::CallEventType::Started: {
+      start_call(r, e.time);
+      break;
+    }
+    case calls::CallEventType::Answered: {
+      detail::CallState& c = start_call(r, e.time);
+      update_call(c, r);
+      destination(c);
+      for (auto& d : detectors_) d->on_update(c, *this);
+      break;
+    }
+    case calls::CallEventType::Inband: {
+      detail::CallState& c = start_call(r, e.time);
+      update_call(c, r);
+      for (auto& d : detectors_) d->on_update(c, *this);
+      break;
+    }
+    case calls::CallEventType::Ended: {
+      detail::CallState& c = start_call(r, e.time);
+      update_call(c, r);
+      c.ended = true;
+      destination(c);
+      for (auto& d : detectors_) d->on_update(c, *this);
+      for (auto& d : detectors_) d->on_end(c, *this);
+      ++stats_.calls;
+      calls::CallRecord out = annotated(c);
+      const detail::CallKey key = c.key;
+      active_.erase(key);
+      if (downstream_) {
+        const double hold = config_->detectors.through_dial.end_together_s + 1;
+        held_.push_back(Held{e.time + micros(hold), e.time, key, std::move(out)});
+      }
+      return;
+    }
+  }
+  auto it = active_.find(detail::key_of(r));
+  if (it != active_.end() && it->second.remote_access && config_->notices.mask_digits) {
+    calls::CallRecord masked = r;
+    mask_record(masked);
+    forward(e.type, e.time, masked);
+  } else {
+    forward(e.type, e.time, r);
+  }
+}
+
+calls::CallRecord Engine::annotated(const detail::CallState& c) const {
+  calls::CallRecord out = c.record;
+  for (Category cat : all_categories()) {
+    if (!(c.raised & (1u << static_cast<unsigned>(cat)))) continue;
+    const std::string name(to_string(cat));
+    if (std::find(out.alerts.begin(), out.alerts.end(), name) == out.alerts.end())
+      out.alerts.push_back(name);
+  }
+  if (c.remote_access && config_->notices.mask_digits) mask_record(out);
+  return out;
+}
+
+void Engine::forward(calls::CallEventType type, Timestamp time, const calls::CallRecord& r) {
+  if (!downstream_) return;
+  calls::CallEvent ev;
+  ev.type = type;
+  ev.time = time;
+  ev.call = &r;
+  downstream_->on_call_event(ev);
+}
+
+void Engine::release_held(Timestamp now, bool all) {
+  while (!held_.empty() && (all || held_.front().release <= now)) {
+    Held h = std::move(held_.front());
+    held_.pop_front();
+    forward(calls::CallEventType::Ended, h.time, h.record);
+  }
+}
+
+void Engine::mark(const detail::CallKey& key, Category category) {
+  if (auto it = active_.find(key); it != active_.end()) {
+    it->second.raised |= 1u << static_cast<unsigned>(category);
+    return;
+  }
+  // Ended already and waiting in the hold queue.
+  for (Held& h : held_) {
+    if (h.key != key) continue;
+    const std::string name(to_string(category));
+    if (std::find(h.record.alerts.begin(), h.record.alerts.end(), name) == h.record.alerts.end())
+      h.record.alerts.push_back(name);
+    std::stable_sort(h.record.alerts.begin(), h.record.alerts.end(),
+                     [](const std::string& a, const std::string& b) {
+                       const auto ca = parse_category(a), cb = parse_category(b);
+                       return ca && cb && *ca < *cb;
+                     });
+    return;
+  }
+}
+
+bool Engine::is_emergency(const NoticeCall& call) const {
+  const Classifier& cl = config_->classifier;
+  return (!call.called.empty() && cl.classify(call.called).is(NumberClass::Emergency)) ||
+         (!call.calling.empty() && cl.classify(call.calling).is(NumberClass::Emergency));
+}
+
+void Engine::raise(detail::Detection d) {
+  ++stats_.detections;
+  const Config& cfg = *config_;
+  Notice n;
+  n.time = d.time;
+  n.category = d.category;
+  n.severity = d.severity;
+  n.identifier = std::move(d.identifier);
+  n.message = std::move(d.message);
+  PolicyInput in;
+  in.category = d.category;
+  in.severity = d.severity;
+  in.window = cfg.calendar.window(d.time);
+  if (d.call) {
+    const calls::CallRecord& r = d.call->record;
+    n.call.span = r.span;
+    n.call.channel = r.channel;
+    n.call.start = r.start;
+    n.call.calling = r.calling;
+    n.call.called = r.called;
+    n.call.calling_name = r.calling_name;
+    n.call.direction = r.direction;
+    in.has_call = true;
+    in.direction = r.direction;
+    in.profile = d.call->profile;
+    in.far_classes = d.call->far.classes;
+    in.window = d.call->window;
+    in.call_type = r.call_type.empty() ? std::string_view("voice") : std::string_view(r.call_type);
+  } else {
+    n.call.span = d.span;
+  }
+  const PolicyRule* rule = decide(cfg.rules, in);
+  const std::vector<Action> log_only = {Action::Log};
+  const std::vector<Action>& actions = rule ? rule->actions : log_only;
+  n.rule = rule ? rule->name : "(no rule)";
+  if (std::find(actions.begin(), actions.end(), Action::Allow) != actions.end()) {
+    ++stats_.allowed;
+    return;
+  }
+  if (d.call) {
+    mark(d.call->key, d.category);
+    for (const detail::CallKey& k : d.also) mark(k, d.category);
+  }
+  // Hangup is per call and happens even when the notice itself is suppressed.
+  std::string hangup_action;
+  // Only a call that is still up can be hung up (an Ended event means it is over).
+  if (std::find(actions.begin(), actions.end(), Action::Hangup) != actions.end() && d.call &&
+      !d.call->ended && active_.count(d.call->key)) {
+    if (is_emergency(n.call)) {
+      hangup_action = "hangup_refused_emergency";  // never, whatever a rule says
+    } else if (options_.inline_mode && options_.hangup) {
+      hangup_action = options_.hangup(n.call) ? "hangup" : "hangup_failed";
+      ++stats_.hangups;
+    } else {
+      hangup_action = "would_hangup";
+      ++stats_.hangups;
+    }
+  }
+  if (!suppressor_.allow(n.identifier, d.time, n.repeats)) {
+    ++stats_.suppressed;
+    return;
+  }
+  bool digest = false;
+  for (Action a : actions) {
+    switch (a) {
+      case Action::Allow:
+        break;
+      case Action::Log:
+        n.actions.push_back("log");
+        break;
+      case Action::Alert:
+        n.actions.push_back("alert");
+        break;
+      case Action::Digest:
+        n.actions.push_back("digest");
+        digest = true;
+        break;
+      case Action::Hangup:
+        if (!hangup_action.empty()) n.actions.push_back(hangup_action);
+        break;
+      case Action::Exec: {
+        if (!options_.run_hooks) {
+          n.actions.push_back("would_exec");
+          break;
+        }
+        const std::string err = hooks_.spawn(hook_argv(rule->exec, n), hook_env(n));
+        if (err.empty()) {
+          ++stats_.hooks;
+          n.actions.push_back("exec");
+        } else {
+          ++stats_.hook_failures;
+          n.actions.push_back("exec_failed");
+          BOOST_LOG_TRIVIAL(error) << "exec hook of rule " << n.rule << ": " << err;
+        }
+        break;
+      }
+    }
+  }
+  if (digest) digest_.add(n);
+  ++stats_.notices;
+  ++stats_.by_category[static_cast<std::size_t>(n.category)];
+  BOOST_LOG_TRIVIAL(info) << "notice " << format_notice_line(n);
+  notices_.on_notice(n);
+}
+
+void Engine::on_line_event(const hal::LineEvent& e) {
+  advance(e.time);
+  for (auto& d : detectors_) d->on_line_event(e, *this);
+  if (e.type == hal::LineEventType::SourceEnd) finish(e.time);
+}
+
+void Engine::on_tick(Timestamp now) {
+  advance(now);
+  release_held(now_, false);
+  for (auto& d : detectors_) d->on_tick(now_, *this);
+  if (auto dg = digest_.due(now_)) {
+    ++stats_.digests;
+    notices_.on_digest(*dg);
+  }
+  if (now_ - last_prune_ >= 60s) {
+    last_prune_ = now_;
+    suppressor_.prune(now_);
+    stats_.hook_failures += hooks_.reap();
+  }
+}
+
+void Engine::finish(Timestamp now) {
+  advance(now);
+  for (auto& d : detectors_) d->on_tick(now_, *this);
+  release_held(now_, true);
+  if (auto dg = digest_.flush(now_)) {
+    ++stats_.digests;
+    notices_.on_digest(*dg);
+  }
+  stats_.hook_failures += hooks_.reap();
+}
+
+}  // namespace tw::rules

@@ -1,0 +1,222 @@
+// `trunkwatch check-config` and `trunkwatch backtest` as an admin runs them: the real binary,
+// real files, a call database written by `trunkwatch simulate`.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kBinary = std::string(TW_BINARY_DIR) + "/monitor/cli/trunkwatch";
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+fs::path temp_dir() {
+  static const fs::path dir = [] {
+    auto d = fs::temp_directory_path() / ("tw-rules-cli-" + std::to_string(getpid()));
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+Result run(const std::string& args) {
+  const auto out = temp_dir() / "stdout", err = temp_dir() / "stderr";
+  const std::string cmd =
+      kBinary + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+std::vector<std::string> lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  const auto p = temp_dir() / name;
+  std::ofstream(p) << text;
+  return p.string();
+}
+
+TEST(RulesCli, CommandsAreListed) {
+  const Result top = run("--help");
+  EXPECT_NE(top.out.find("check-config"), std::string::npos);
+  EXPECT_NE(top.out.find("backtest"), std::string::npos);
+  EXPECT_EQ(run("check-config --help").code, 0);
+  EXPECT_EQ(run("backtest --help").code, 0);
+}
+
+TEST(RulesCli, CheckConfigAcceptsTheShippedExample) {
+  const std::string example = std::string(TW_SOURCE_DIR) + "/examples/trunkwatch.toml";
+  const Result r = run("check-config " + example);
+  EXPECT_EQ(r.code, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  EXPECT_EQ(lines(r.out)[0], example + ": OK");
+  EXPECT_NE(r.out.find("time zone America/New_York"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("profiles: lobby sales default"), std::string::npos) << r.out;
+}
+
+TEST(RulesCli, CheckConfigReportsEveryErrorWithItsPosition) {
+  const std::string bad = write("bad.toml",
+                                "[site]\n"
+                                "timezone = \"Europe/Atlantis\"\n"
+                                "business_hours = \"Mon-Fri 09:00-17:00; Sun 18:00-08:00\"\n"
+                                "[detectors.brute_force]\n"
+                                "warnings = 3\n");
+  const Result r = run("check-config " + bad);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  const auto e = lines(r.err);
+  ASSERT_EQ(e.size(), 4u) << r.err;
+  EXPECT_EQ(e[0], bad + ":2:12: site.timezone: unknown time zone 'Europe/Atlantis' (an IANA name "
+                        "such as \"America/New_York\")");
+  EXPECT_EQ(e[1], bad + ":3:44: site.business_hours: bad time range '18:00-08:00': the end must "
+                        "be after the start (split hours that pass midnight into two ranges)");
+  EXPECT_TRUE(e[2].starts_with(bad + ":5:1: unknown key 'warnings' in [detectors.brute_force]"))
+      << e[2];
+  EXPECT_EQ(e[3], bad + ": 3 error(s)");
+  // A file that is not there, and one that is not TOML.
+  EXPECT_EQ(run("check-config " + (temp_dir() / "missing.toml").string()).code, 3);
+  const Result garbage = run("check-config " + write("garbage.toml", "[site\nx = 1\n"));
+  EXPECT_EQ(garbage.code, 3);
+  EXPECT_NE(garbage.err.find("garbage.toml:1:"), std::string::npos) << garbage.err;
+}
+
+TEST(RulesCli, CheckConfigWithOverrides) {
+  const std::string good = write("good.toml", "[site]\ntimezone = \"Europe/Paris\"\n");
+  Result r = run("check-config " + good + " --set site.timezone=America/Chicago --set site.remote_access=2125550199");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("time zone America/Chicago"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 remote-access number(s)"), std::string::npos) << r.out;
+  // A bad override alone is a bad command line.
+  r = run("check-config " + good + " --set site.timezone=Nowhere");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err).at(0),
+            "--set site.timezone=Nowhere: site.timezone: unknown time zone 'Nowhere' (an IANA "
+            "name such as \"America/New_York\")");
+  r = run("check-config --keys");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("site.remote_access (list of strings: numbers)"), std::string::npos);
+}
+
+// A small site's evening: a premium call, an international call, a guessing run on the DISA
+// number and ordinary calls; stored by `simulate`, judged by `backtest`.
+TEST(RulesCli, BacktestOverAStoredDay) {
+  std::string scenario = R"([scenario]
+start = "2027-01-05T21:30:00Z"
+[[span]]
+id = 1
+[[call]]
+at = 0
+calling = "2125550100"
+called = "19005551234"
+answer_after = 2
+talk = 30
+[[call]]
+at = 10
+calling = "2125550101"
+called = "011442079460000"
+answer_after = 5
+talk = 60
+[[call]]
+at = 100
+calling = "2125550102"
+called = "2125557777"
+answer_after = 3
+talk = 20
+)";
+  for (int i = 0; i < 5; ++i)
+    scenario += "[[call]]\nat = " + std::to_string(200 + 15 * i) +
+                "\ndirection = \"inbound\"\ncalling = \"3125550000\"\ncalled = \"2125550199\"\n"
+                "answer_after = 1\ntalk = 8\nkeypad = \"47" + std::to_string(10 + i) + "#\"\n";
+  const std::string sc = write("evening.toml", scenario);
+  const std::string db = (temp_dir() / "evening.sqlite").string();
+  fs::remove(db);
+  ASSERT_EQ(run("simulate " + sc + " --cdr-db " + db).code, 0);
+
+  const std::string hook_marker = (temp_dir() / "hook-ran").string();
+  const std::string cfg = write("site.toml", "[[policy]]\ncategory = \"premium\"\n"
+                                             "action = [\"alert\", \"exec\"]\n"
+                                             "exec = [\"/usr/bin/touch\", \"" + hook_marker + "\"]\n");
+  const std::string json = (temp_dir() / "alerts.jsonl").string();
+  Result r = run("backtest --config " + cfg + " --db " + db +
+                 " --set site.remote_access=2125550199 --alerts-json " + json);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto out = lines(r.out);
+  ASSERT_EQ(out.size(), 7u) << r.out;
+  EXPECT_NE(out[0].find(" critical premium [rule-1] alert,would_exec span 1/"), std::string::npos) << out[0];
+  EXPECT_NE(out[1].find(" info international [international-after-hours] alert "), std::string::npos) << out[1];
+  EXPECT_NE(out[2].find(" warning brute_force [remote-access-abuse] alert "), std::string::npos) << out[2];
+  EXPECT_NE(out[2].find("keyed \"****#\""), std::string::npos) << out[2];
+  EXPECT_EQ(r.out.find("4714"), std::string::npos);  // the codes stay masked
+  EXPECT_EQ(out[3], "backtest: 8 calls, 3 notice(s), 0 digest(s); config " + cfg);
+  EXPECT_EQ(out[4], "  international: 1");
+  EXPECT_EQ(out[5], "  premium: 1");
+  EXPECT_EQ(out[6], "  brute_force: 1");
+  EXPECT_FALSE(fs::exists(hook_marker)) << "a backtest never runs hooks";
+
+  const auto js = lines(slurp(json));
+  ASSERT_EQ(js.size(), 3u);
+  const auto j = nlohmann::json::parse(js[0]);
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  for (const char* k : {"time", "category", "severity", "rule", "actions", "message", "identifier",
+                        "span", "channel", "start", "calling", "called"})
+    EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
+  EXPECT_EQ(j["category"], "premium");
+  EXPECT_EQ(j["actions"], nlohmann::json::parse(R"(["alert","would_exec"])"));
+  EXPECT_EQ(j["calling"], "2125550100");
+  EXPECT_EQ(j["called"], "19005551234");
+  EXPECT_EQ(j["start"], "2027-01-05T21:30:00.000Z");
+  EXPECT_TRUE(j["channel"].is_number());
+
+  // JSON on standard output: the human lines move to standard error.
+  r = run("backtest --config " + cfg + " --db " + db + " --alerts-json -");
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(lines(r.out).size(), 2u) << r.out;  // premium and international (no DISA number)
+  for (const auto& l : lines(r.out)) EXPECT_NO_THROW((void)nlohmann::json::parse(l)) << l;
+  EXPECT_NE(r.err.find("backtest: 8 calls, 2 notice(s)"), std::string::npos) << r.err;
+
+  // Tuning: a looser policy shows what would no longer fire.
+  r = run("backtest --config " + cfg + " --db " + db + " --set site.timezone=America/Los_Angeles");
+  ASSERT_EQ(r.code, 0) << r.err;  // 13:30 in Los Angeles: the international call is ordinary
+  EXPECT_NE(r.out.find("1 notice(s)"), std::string::npos) << r.out;
+  r = run("backtest --config " + cfg + " --db " + db + " --set site.business_hours=always");
+  EXPECT_NE(r.out.find("1 notice(s)"), std::string::npos) << r.out;
+}
+
+TEST(RulesCli, BacktestRefusesBadInput) {
+  const std::string bad = write("bad2.toml", "[site]\ntimezone = 3\n");
+  Result r = run("backtest --config " + bad + " --db /nonexistent.sqlite");
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(lines(r.err).at(0), bad + ":2:12: 'timezone' must be a string");
+  r = run("backtest --config " + write("ok.toml", "") + " --db " + (temp_dir() / "none.sqlite").string());
+  EXPECT_EQ(r.code, 3) << r.err;
+  r = run("backtest --config " + write("ok2.toml", "") + " --db " + write("notadb.sqlite", "hello"));
+  EXPECT_EQ(r.code, 3) << r.err;
+}
+
+}  // namespace

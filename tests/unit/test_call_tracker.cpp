@@ -1,0 +1,347 @@
+// Call tracker lifecycle, fed hand-built Q.931 messages (independent of the decoder).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "monitor/calls/call_tracker.hpp"
+
+namespace tw::calls {
+namespace {
+
+using namespace std::chrono_literals;
+using hal::Side;
+namespace msg = q931::msg;
+
+struct Recorder : CallEventSink {
+  std::vector<CallRecord> ended;
+  std::vector<CallEventType> events;
+  void on_call_event(const CallEvent& e) override {
+    events.push_back(e.type);
+    if (e.type == CallEventType::Ended) ended.push_back(*e.call);
+  }
+};
+
+const Timestamp t0 = Timestamp(std::chrono::sys_days(std::chrono::year{2027} / 1 / 5)) + 9h;
+
+q931::Message make(std::uint8_t type, std::uint16_t cref, bool flag) {
+  q931::Message m;
+  m.protocol = q931::kPdQ931;
+  m.call_ref_len = 2;
+  m.call_ref = cref;
+  m.call_ref_flag = flag;
+  m.type = type;
+  return m;
+}
+
+q931::Message setup(std::uint16_t cref, std::string_view calling, std::string_view called,
+                    int channel) {
+  auto m = make(msg::kSetup, cref, false);
+  m.calling.present = true;
+  m.calling.digits.append(calling);
+  m.called.present = true;
+  m.called.digits.append(called);
+  if (channel) {
+    m.channel.present = true;
+    m.channel.primary_rate = true;
+    m.channel.exclusive = true;
+    m.channel.channel = static_cast<std::uint8_t>(channel);
+  }
+  m.bearer.present = true;
+  return m;
+}
+
+q931::Message with_channel(q931::Message m, int channel) {
+  m.channel.present = true;
+  m.channel.channel = static_cast<std::uint8_t>(channel);
+  return m;
+}
+
+q931::Message with_cause(q931::Message m, int cause) {
+  m.cause.present = true;
+  m.cause.value = static_cast<std::uint8_t>(cause);
+  m.cause.location = 2;
+  return m;
+}
+
+class TrackerTest : public ::testing::Test {
+ protected:
+  static hal::SpanInfo span_three() {
+    hal::SpanInfo s;
+    s.id = 3;
+    return s;
+  }
+  hal::SpanInfo span = span_three();
+  Recorder rec;
+  CallTracker tracker{span, rec};
+};
+
+TEST_F(TrackerTest, AnsweredOutboundCallHasEveryField) {
+  tracker.on_message(setup(0x12, "2125551000", "3125559999", 5), Side::Pbx, t0);
+  tracker.on_message(with_channel(make(msg::kCallProceeding, 0x12, true), 5), Side::Carrier,
+                     t0 + 40ms);
+  tracker.on_message(make(msg::kAlerting, 0x12, true), Side::Carrier, t0 + 1s);
+  tracker.on_message(make(msg::kConnect, 0x12, true), Side::Carrier, t0 + 5s);
+  tracker.on_message(make(msg::kConnectAck, 0x12, false), Side::Pbx, t0 + 5010ms);
+  tracker.on_message(with_cause(make(msg::kDisconnect, 0x12, true), 16), Side::Carrier,
+                     t0 + 65s + 250ms);
+  tracker.on_message(make(msg::kRelease, 0x12, false), Side::Pbx, t0 + 65300ms);
+  ASSERT_TRUE(rec.ended.empty());
+  tracker.on_message(make(msg::kReleaseComplete, 0x12, true), Side::Carrier, t0 + 65400ms);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  const CallRecord& r = rec.ended[0];
+  EXPECT_EQ(r.span, 3);
+  EXPECT_EQ(r.channel, 5);
+  EXPECT_EQ(r.direction, Direction::Outbound);
+  EXPECT_EQ(r.calling, "2125551000");
+  EXPECT_EQ(r.called, "3125559999");
+  EXPECT_EQ(r.start, t0);
+  EXPECT_EQ(r.answer, t0 + 5s);
+  EXPECT_EQ(r.end, t0 + 65250ms);
+  EXPECT_DOUBLE_EQ(r.duration_s, 60.25);
+  EXPECT_EQ(r.cause, 16);
+  EXPECT_FALSE(r.partial);
+  EXPECT_EQ(r.cleared_by, Side::Carrier);
+  EXPECT_EQ(r.end_reason, EndReason::Released);
+  EXPECT_EQ(rec.events,
+            (std::vector{CallEventType::Started, CallEventType::Answered, CallEventType::Ended}));
+  EXPECT_EQ(tracker.active_calls(), 0u);
+}
+
+TEST_F(TrackerTest, InboundUnansweredCallKeepsFirstClearingCause) {
+  tracker.on_message(setup(0x0001, "4420794600", "5551234", 7), Side::Carrier, t0);
+  tracker.on_message(with_cause(make(msg::kReleaseComplete, 0x0001, true), 17), Side::Pbx, t0 + 2s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  const CallRecord& r = rec.ended[0];
+  EXPECT_EQ(r.direction, Direction::Inbound);
+  EXPECT_FALSE(r.answer.has_value());
+  EXPECT_EQ(r.duration_s, 0);
+  EXPECT_EQ(r.cause, 17);
+  EXPECT_EQ(r.end, t0 + 2s);
+  EXPECT_EQ(r.cleared_by, Side::Pbx);
+}
+
+TEST_F(TrackerTest, SameCallReferenceFromBothSidesIsTwoCalls) {
+  // Call references are allocated independently by each side (Q.931 4.3).
+  tracker.on_message(setup(0x21, "100", "200", 1), Side::Pbx, t0);
+  tracker.on_message(setup(0x21, "300", "400", 2), Side::Carrier, t0 + 1ms);
+  EXPECT_EQ(tracker.active_calls(), 2u);
+  tracker.on_message(make(msg::kReleaseComplete, 0x21, false), Side::Carrier, t0 + 1s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].called, "400");
+  EXPECT_EQ(rec.ended[0].direction, Direction::Inbound);
+}
+
+TEST_F(TrackerTest, OverlapDigitsExtendTheCalledNumber) {
+  tracker.on_message(setup(0x30, "2125551000", "01", 0), Side::Pbx, t0);
+  tracker.on_message(with_channel(make(msg::kSetupAck, 0x30, true), 9), Side::Carrier, t0 + 20ms);
+  auto info = make(msg::kInformation, 0x30, false);
+  info.called.present = true;
+  info.called.digits.append("14420");
+  tracker.on_message(info, Side::Pbx, t0 + 100ms);
+  auto keypad = make(msg::kInformation, 0x30, false);
+  keypad.keypad.append("7946");
+  tracker.on_message(keypad, Side::Pbx, t0 + 200ms);
+  tracker.on_message(make(msg::kReleaseComplete, 0x30, true), Side::Carrier, t0 + 1s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].called,
+            "011442079"
+            "46");
+  EXPECT_EQ(rec.ended[0].channel, 9);
+}
+
+TEST_F(TrackerTest, CallSeenFirstMidSessionIsPartial) {
+  tracker.on_message(with_cause(make(msg::kDisconnect, 0x44, true), 16), Side::Carrier, t0);
+  tracker.on_message(make(msg::kRelease, 0x44, false), Side::Pbx, t0 + 10ms);
+  tracker.on_message(make(msg::kReleaseComplete, 0x44, true), Side::Carrier, t0 + 20ms);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  const CallRecord& r = rec.ended[0];
+  EXPECT_TRUE(r.partial);
+  // Flag 1 from the carrier: the PBX allocated the reference, so the PBX placed the call.
+  EXPECT_EQ(r.direction, Direction::Outbound);
+  EXPECT_EQ(r.end, t0);
+  EXPECT_EQ(r.cause, 16);
+  EXPECT_EQ(r.calling, "");
+  // A late message for the call just closed opens nothing.
+  tracker.on_message(make(msg::kReleaseComplete, 0x44, true), Side::Carrier, t0 + 1s);
+  EXPECT_EQ(tracker.active_calls(), 0u);
+  EXPECT_EQ(tracker.stats().late_messages, 1u);
+}
+
+TEST_F(TrackerTest, RestartClearsTheNamedChannelOnly) {
+  tracker.on_message(setup(1, "1", "2", 4), Side::Pbx, t0);
+  tracker.on_message(setup(2, "3", "4", 6), Side::Pbx, t0);
+  auto restart = make(msg::kRestart, 0, false);
+  restart.restart.present = true;
+  restart.restart.restart_class = 0;
+  tracker.on_message(with_channel(restart, 6), Side::Carrier, t0 + 3s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].channel, 6);
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::Restart);
+  EXPECT_EQ(rec.ended[0].end, t0 + 3s);
+  EXPECT_FALSE(rec.ended[0].cause.has_value());
+  auto all = make(msg::kRestart, 0, false);
+  all.restart.present = true;
+  all.restart.restart_class = 7;
+  tracker.on_message(all, Side::Carrier, t0 + 4s);
+  EXPECT_EQ(rec.ended.size(), 2u);
+  EXPECT_EQ(tracker.active_calls(), 0u);
+}
+
+TEST_F(TrackerTest, GlareLoserIsNotClosedByTheWinner) {
+  // Both sides seize channel 3 at once; the network's call wins, the user's is released.
+  tracker.on_message(setup(0x10, "100", "200", 3), Side::Pbx, t0);
+  tracker.on_message(setup(0x90, "300", "400", 3), Side::Carrier, t0 + 1ms);
+  tracker.on_message(with_channel(make(msg::kCallProceeding, 0x90, true), 3), Side::Pbx, t0 + 30ms);
+  EXPECT_EQ(tracker.active_calls(), 2u);
+  tracker.on_message(with_cause(make(msg::kReleaseComplete, 0x10, true), 44), Side::Carrier,
+                     t0 + 40ms);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].cause, 44);
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::Released);
+}
+
+TEST_F(TrackerTest, ConfirmedChannelTakenByANewCallClosesTheOldOne) {
+  tracker.on_message(setup(1, "1", "2", 8), Side::Pbx, t0);
+  tracker.on_message(with_channel(make(msg::kCallProceeding, 1, true), 8), Side::Carrier,
+                     t0 + 10ms);
+  tracker.on_message(make(msg::kConnect, 1, true), Side::Carrier, t0 + 2s);
+  // The clearing of call 1 was lost; an hour later channel 8 carries a new call.
+  tracker.on_message(setup(2, "5", "6", 8), Side::Carrier, t0 + 1h);
+  tracker.on_message(with_channel(make(msg::kCallProceeding, 2, true), 8), Side::Pbx,
+                     t0 + 1h + 10ms);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::ChannelReused);
+  EXPECT_EQ(rec.ended[0].end, t0 + 2s);  // the last time call 1 was seen
+  EXPECT_EQ(tracker.active_calls(), 1u);
+}
+
+TEST_F(TrackerTest, TimeoutsDependOnTheCallState) {
+  tracker.on_message(setup(1, "1", "2", 1), Side::Pbx, t0);  // never answered
+  tracker.on_message(setup(2, "3", "4", 2), Side::Pbx, t0);
+  tracker.on_message(make(msg::kConnect, 2, true), Side::Carrier, t0 + 1s);  // answered
+  tracker.on_tick(t0 + 239s);
+  EXPECT_EQ(rec.ended.size(), 0u);
+  tracker.on_tick(t0 + 241s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].called, "2");
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::Timeout);
+  tracker.on_tick(t0 + 23h);
+  EXPECT_EQ(rec.ended.size(), 1u);
+  tracker.on_tick(t0 + 25h);
+  ASSERT_EQ(rec.ended.size(), 2u);
+  EXPECT_EQ(rec.ended[1].end_reason, EndReason::Timeout);
+}
+
+TEST_F(TrackerTest, CloseAllEndsOpenCallsAtCaptureEnd) {
+  tracker.on_message(setup(1, "1", "2", 1), Side::Pbx, t0);
+  tracker.on_message(make(msg::kConnect, 1, true), Side::Carrier, t0 + 1s);
+  tracker.close_all(t0 + 31s, EndReason::CaptureEnd);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::CaptureEnd);
+  EXPECT_DOUBLE_EQ(rec.ended[0].duration_s, 30.0);
+}
+
+TEST_F(TrackerTest, HostileBytesAreSanitized) {
+  auto m = setup(1, "12\n3\x1b[2J", "45\"6\\", 1);
+  m.display.append(std::string_view("Eve\r\nBcc: x@y\xff", 14));
+  tracker.on_message(m, Side::Carrier, t0);
+  tracker.close_all(t0 + 1s, EndReason::CaptureEnd);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].calling, "12\\x0A3\\x1B[2J");
+  EXPECT_EQ(rec.ended[0].called, "45\"6\\\\");
+  EXPECT_EQ(rec.ended[0].calling_name, "Eve\\x0D\\x0ABcc: x@y\\xFF");
+}
+
+InbandEvent dtmf(Timestamp t, Side from, char digit) {
+  InbandEvent e;
+  e.time = t;
+  e.from = from;
+  e.kind = InbandEvent::Kind::Dtmf;
+  e.digit = digit;
+  return e;
+}
+
+InbandEvent tone(Timestamp t, Side from, std::string name) {
+  InbandEvent e;
+  e.time = t;
+  e.from = from;
+  e.kind = InbandEvent::Kind::Tone;
+  e.tone = std::move(name);
+  return e;
+}
+
+TEST_F(TrackerTest, InbandDigitsJoinTheCallOnTheirChannelPerDirection) {
+  tracker.on_message(setup(0x51, "4420794600", "2125550100", 12), Side::Carrier, t0);
+  tracker.on_message(make(msg::kConnect, 0x51, true), Side::Pbx, t0 + 1s);
+  tracker.on_inband(12, tone(t0 + 3s, Side::Pbx, "dial"));  // the PBX offers a line
+  for (char d : std::string("4711#")) tracker.on_inband(12, dtmf(t0 + 5s, Side::Carrier, d));
+  tracker.on_inband(12, dtmf(t0 + 6s, Side::Pbx, '1'));
+  tracker.on_inband(13, dtmf(t0 + 6s, Side::Carrier, '9'));  // no call on channel 13
+  tracker.on_message(make(msg::kReleaseComplete, 0x51, false), Side::Carrier, t0 + 9s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  const CallRecord& r = rec.ended[0];
+  EXPECT_EQ(r.digits, "in:4711# out:1");
+  EXPECT_EQ(r.digits_in, "4711#");
+  EXPECT_EQ(r.digits_out, "1");
+  EXPECT_EQ(r.second_dial_tone, t0 + 3s);
+  EXPECT_EQ(r.inband.size(), 7u);
+  EXPECT_EQ(tracker.stats().inband_without_call, 1u);
+  EXPECT_EQ(std::count(rec.events.begin(), rec.events.end(), CallEventType::Inband), 7);
+  // No audio meter: the call type stays the default.
+  EXPECT_EQ(r.call_type, "voice");
+}
+
+TEST_F(TrackerTest, DialToneBeforeAnswerOrOnOutboundCallsIsNotASecondDialTone) {
+  tracker.on_message(setup(0x52, "4420794600", "2125550100", 3), Side::Carrier, t0);
+  tracker.on_inband(3, tone(t0 + 1s, Side::Pbx, "dial"));  // before answer
+  tracker.on_message(setup(0x53, "2125550100", "3125550000", 4), Side::Pbx, t0);
+  tracker.on_message(make(msg::kConnect, 0x53, true), Side::Carrier, t0 + 1s);
+  tracker.on_inband(4, tone(t0 + 2s, Side::Pbx, "dial"));  // outbound call
+  tracker.close_all(t0 + 5s, EndReason::CaptureEnd);
+  ASSERT_EQ(rec.ended.size(), 2u);
+  EXPECT_FALSE(rec.ended[0].second_dial_tone.has_value());
+  EXPECT_FALSE(rec.ended[1].second_dial_tone.has_value());
+}
+
+TEST_F(TrackerTest, CallTypeComesFromWhatWasHeardWhenTheChannelHasAudio) {
+  double voice = 100.0;  // seconds of voice on the channel before the call
+  tracker.set_audio_meter([&](int channel) -> std::optional<double> {
+    if (channel == 7) return voice;
+    return std::nullopt;
+  });
+  tracker.on_message(setup(0x61, "1", "2", 7), Side::Pbx, t0);
+  tracker.on_message(make(msg::kConnect, 0x61, true), Side::Carrier, t0 + 1s);
+  tracker.on_inband(7, tone(t0 + 2s, Side::Carrier, "ans"));
+  tracker.on_inband(7, tone(t0 + 3s, Side::Pbx, "fax-cng"));
+  tracker.on_message(make(msg::kReleaseComplete, 0x61, false), Side::Pbx, t0 + 60s);
+  // Silent call on the same channel: voice did not grow, nothing heard.
+  tracker.on_message(setup(0x62, "1", "2", 7), Side::Pbx, t0 + 2min);
+  tracker.on_message(make(msg::kConnect, 0x62, true), Side::Carrier, t0 + 2min + 1s);
+  tracker.on_message(make(msg::kReleaseComplete, 0x62, false), Side::Pbx, t0 + 3min);
+  // A conversation: 40 s of voice.
+  tracker.on_message(setup(0x63, "1", "2", 7), Side::Pbx, t0 + 4min);
+  voice += 40;
+  tracker.on_message(make(msg::kReleaseComplete, 0x63, false), Side::Pbx, t0 + 5min);
+  // No audio on channel 8: the default stays.
+  tracker.on_message(setup(0x64, "1", "2", 8), Side::Pbx, t0 + 6min);
+  tracker.on_message(make(msg::kReleaseComplete, 0x64, false), Side::Pbx, t0 + 7min);
+  ASSERT_EQ(rec.ended.size(), 4u);
+  EXPECT_EQ(rec.ended[0].call_type, "fax");
+  EXPECT_EQ(rec.ended[1].call_type, "unknown");
+  EXPECT_EQ(rec.ended[2].call_type, "voice");
+  EXPECT_EQ(rec.ended[3].call_type, "voice");
+}
+
+TEST(CallRecordTime, FormatsAndParsesRfc3339Milliseconds) {
+  const Timestamp t = t0 + 14min + 3s + 125678us;
+  EXPECT_EQ(format_time(t), "2027-01-05T09:14:03.125Z");
+  EXPECT_EQ(parse_time("2027-01-05T09:14:03.125Z"), t0 + 14min + 3s + 125ms);
+  EXPECT_EQ(parse_time("2027-01-05T09:14:03Z"), t0 + 14min + 3s);
+  EXPECT_FALSE(parse_time("2027-01-05T09:14:03").has_value());
+  EXPECT_FALSE(parse_time("2027-13-05T09:14:03Z").has_value());
+  EXPECT_FALSE(parse_time("garbage").has_value());
+}
+
+}  // namespace
+}  // namespace tw::calls

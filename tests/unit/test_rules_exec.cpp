@@ -1,0 +1,176 @@
+// The exec action with hostile caller names: a real /bin/sh hook writes the argv and the
+// environment it received; shell syntax in a name must arrive as literal text and never run.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "monitor/calls/call_record.hpp"
+#include "rules/engine.hpp"
+
+namespace tw::rules {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Notices final : NoticeSink {
+  std::vector<Notice> got;
+  void on_notice(const Notice& n) override { got.push_back(n); }
+};
+
+class RulesExec : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("tw-rules-exec-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+    hook_ = (dir_ / "hook.sh").string();
+    std::ofstream(hook_) << "#!/bin/sh\n"
+                            "out=\"$1\"; shift\n"
+                            "for a in \"$@\"; do printf 'ARG[%s]\\n' \"$a\"; done > \"$out.tmp\"\n"
+                            "printf 'ENV[%s]\\n' \"$TW_CALLING_NAME\" >> \"$out.tmp\"\n"
+                            "printf 'ENV[%s]\\n' \"$TW_CATEGORY\" >> \"$out.tmp\"\n"
+                            "mv \"$out.tmp\" \"$out\"\n";
+    fs::permissions(hook_, fs::perms::owner_all);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::shared_ptr<const Config> config(const std::string& extra_argv, double timeout = 30) {
+    const std::string toml = "[notices]\nexec_timeout_s = " + std::to_string(timeout) +
+                             "\n[[policy]]\ncategory = \"premium\"\naction = [\"alert\", \"exec\"]\n"
+                             "exec = [\"" + hook_ + "\", \"" + (dir_ / "out").string() + "\"" +
+                             extra_argv + "]\n";
+    ConfigOptions o;
+    o.high_risk_search = {};
+    ConfigResult r = parse_config(toml, "exec.toml", o);
+    EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors.front());
+    return r.config;
+  }
+
+  // One premium call from `name`, through the engine.
+  std::vector<Notice> run(const std::shared_ptr<const Config>& cfg, const std::string& name,
+                          EngineOptions o = {}) {
+    Notices notices;
+    Engine engine(cfg, notices, nullptr, std::move(o));
+    calls::CallRecord r;
+    r.span = 1;
+    r.channel = 2;
+    r.direction = calls::Direction::Outbound;
+    r.calling = "2125550100";
+    r.called = "19005551234";
+    r.calling_name = name;
+    r.start = *hal::parse_time("2027-01-05T10:00:00Z");
+    r.call_ref = 7;
+    calls::CallEvent e{calls::CallEventType::Started, *r.start, &r};
+    engine.on_call_event(e);
+    r.answer = *r.start + 2s;
+    e = {calls::CallEventType::Answered, *r.answer, &r};
+    engine.on_call_event(e);
+    EXPECT_TRUE(engine.wait_for_hooks(10s));
+    stats_ = engine.stats();
+    return notices.got;
+  }
+
+  std::string output() {
+    std::ifstream in(dir_ / "out");
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  fs::path dir_;
+  std::string hook_;
+  EngineStats stats_;
+};
+
+TEST_F(RulesExec, HostileNamesArriveAsLiteralArguments) {
+  const std::string pwned = (dir_ / "pwned").string();
+  // As the call tracker stores it: printable ASCII survives sanitizing, control bytes do not.
+  const std::string name = calls::sanitize_wire_text(
+      "x$(touch " + pwned + ")`touch " + pwned + "`'; touch " + pwned + "; echo '\n\x1b[2J{called}");
+  ASSERT_EQ(name.find('\n'), std::string::npos);
+  const auto notices =
+      run(config(", \"{calling_name}\", \"name={calling_name}\", \"{called}\", \"{category}\""), name);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].actions, (std::vector<std::string>{"alert", "exec"}));
+  EXPECT_EQ(stats_.hooks, 1u);
+  EXPECT_EQ(output(), "ARG[" + name + "]\nARG[name=" + name +
+                          "]\nARG[19005551234]\nARG[premium]\nENV[" + name + "]\nENV[premium]\n");
+  // The placeholder inside the name stayed text, and nothing ran.
+  EXPECT_NE(name.find("{called}"), std::string::npos);
+  EXPECT_FALSE(fs::exists(pwned));
+}
+
+TEST_F(RulesExec, ArgvAndEnvironmentBuilders) {
+  Notice n;
+  n.category = Category::WangiriCallback;
+  n.severity = Severity::Critical;
+  n.identifier = "wangiri_callback:18765551234";
+  n.rule = "wangiri-callback";
+  n.message = "say $(id)";
+  n.call.span = 2;
+  n.call.channel = 9;
+  n.call.calling = "2125550100";
+  n.call.called = "18765551234";
+  n.call.calling_name = "{message}";
+  n.call.direction = calls::Direction::Outbound;
+  EXPECT_EQ(hook_argv({"/bin/x", "{span}/{channel}", "{calling_name}", "{message}", "{nope}", "{"}, n),
+            (std::vector<std::string>{"/bin/x", "2/9", "{message}", "say $(id)", "{nope}", "{"}));
+  const auto env = hook_env(n);
+  EXPECT_EQ(env[0].substr(0, 5), "PATH=");
+  EXPECT_NE(std::find(env.begin(), env.end(), "TW_MESSAGE=say $(id)"), env.end());
+  EXPECT_NE(std::find(env.begin(), env.end(), "TW_DIRECTION=outbound"), env.end());
+  EXPECT_NE(std::find(env.begin(), env.end(), "TW_CHANNEL=9"), env.end());
+  EXPECT_TRUE(env.back().starts_with("TW_NOTICE_JSON={\"time\":"));
+}
+
+TEST_F(RulesExec, FailuresAreReportedNotFatal) {
+  // A hook that cannot start.
+  {
+    ConfigOptions o;
+    o.high_risk_search = {};
+    const auto r = parse_config(
+        "[[policy]]\ncategory = \"premium\"\naction = [\"alert\", \"exec\"]\nexec = [\"" +
+            (dir_ / "missing.sh").string() + "\"]\n",
+        "exec.toml", o);
+    ASSERT_TRUE(r.ok());
+    const auto notices = run(r.config, "A");
+    ASSERT_EQ(notices.size(), 1u);
+    EXPECT_EQ(notices[0].actions, (std::vector<std::string>{"alert", "exec_failed"}));
+    EXPECT_EQ(stats_.hook_failures, 1u);
+  }
+  // A hook that hangs is killed after the timeout.
+  {
+    std::ofstream(hook_) << "#!/bin/sh\nsleep 30\n";
+    const auto start = std::chrono::steady_clock::now();
+    HookRunner runner(200ms);
+    ASSERT_EQ(runner.spawn({hook_}, {}), "");
+    EXPECT_EQ(runner.running(), 1u);
+    std::size_t failed = 0;
+    while (runner.running() && std::chrono::steady_clock::now() - start < 5s) {
+      failed += runner.reap();
+      std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(runner.running(), 0u);
+    EXPECT_EQ(failed, 1u);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  }
+  EXPECT_NE(HookRunner().spawn({"relative/hook"}, {}), "");
+}
+
+TEST_F(RulesExec, BacktestModeRunsNothing) {
+  EngineOptions o;
+  o.run_hooks = false;
+  const auto notices = run(config(", \"{calling}\""), "A", o);
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_EQ(notices[0].actions, (std::vector<std::string>{"alert", "would_exec"}));
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+}
+
+}  // namespace
+}  // namespace tw::rules
