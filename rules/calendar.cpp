@@ -32,7 +32,8 @@ class HoursParser {
     WeeklyHours out;
     skip_ws();
     std::string word;
-    for (std::size_t i = pos_; i < s_.size() && std::isalpha(static_cast<unsigned char>(s_[i])); ++i)
+    for (std::size_t i = pos_; i < s_.size() && std::isalpha(static_cast<unsigned char>(s_[i]));
+         ++i)
       word += static_cast<char>(std::tolower(static_cast<unsigned char>(s_[i])));
     if (word == "always" || word == "never") {
       pos_ += word.size();
@@ -253,7 +254,8 @@ std::optional<SiteCalendar> SiteCalendar::make(const std::string& zone, WeeklyHo
 SiteCalendar::Local SiteCalendar::to_local(Timestamp t) const {
   std::int64_t us = t.time_since_epoch().count();
   if (zone_) {
-    const auto info = zone_->get_info(date::sys_time<std::chrono::microseconds>(t.time_since_epoch()));
+    const auto info =
+        zone_->get_info(date::sys_time<std::chrono::microseconds>(t.time_since_epoch()));
     us += std::chrono::duration_cast<std::chrono::microseconds>(info.offset).count();
   }
   Local l;
@@ -294,8 +296,8 @@ Timestamp SiteCalendar::day_start(std::int32_t day) const {
   const std::chrono::microseconds local(static_cast<std::int64_t>(day) * kDay);
   if (!zone_) return Timestamp(local);
   // Midnight may not exist (DST starting at 00:00 in some zones): take the earliest instant.
-  const auto sys = zone_->to_sys(date::local_time<std::chrono::microseconds>(local),
-                                 date::choose::earliest);
+  const auto sys =
+      zone_->to_sys(date::local_time<std::chrono::microseconds>(local), date::choose::earliest);
   return Timestamp(sys.time_since_epoch());
 }
 

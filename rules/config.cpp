@@ -1,5 +1,6 @@
 #include "rules/config.hpp"
 
+#include <sys/stat.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -44,6 +45,27 @@ void ClassLevels::set(NumberClass c, Levels l) {
 bool Profile::allowlisted(std::string_view called, std::string_view e164) const {
   return std::any_of(allowlist.begin(), allowlist.end(), [&](const NumberPattern& p) {
     return p.matches(called) || (!e164.empty() && p.matches(e164));
+  });
+}
+
+Profile Profile::builtin_default() {
+  Profile p;
+  p.name = "default";
+  for (std::size_t i = 0; i < kNumberClassCount; ++i) {
+    const auto c = static_cast<NumberClass>(i);
+    if (c != NumberClass::Premium && c != NumberClass::HighRisk) p.allowed_classes.add(c);
+  }
+  return p;
+}
+
+bool valid_mail_address(std::string_view a) {
+  const auto at = a.find('@');
+  if (a.empty() || a.size() > 254 || at == std::string_view::npos || at == 0 ||
+      at + 1 == a.size() || a.find('@', at + 1) != std::string_view::npos)
+    return false;
+  return std::all_of(a.begin(), a.end(), [](char c) {
+    return c > 0x20 && c < 0x7f &&
+           std::string_view("<>()[]\\,;:\"").find(c) == std::string_view::npos;
   });
 }
 
@@ -126,6 +148,20 @@ const std::vector<KeySpec>& schema() {
       {"notices.default_policy", Kind::Bool, ""},
       {"notices.mask_digits", Kind::Bool, ""},
       {"notices.exec_timeout_s", Kind::Num, "seconds"},
+      {"email.to", Kind::StrList, "addresses"},
+      {"email.from", Kind::Str, "address"},
+      {"email.transport", Kind::Str, "sendmail, smtp"},
+      {"email.sendmail", Kind::Str, "path"},
+      {"email.smtp_url", Kind::Str, "smtp://HOST:PORT or smtps://HOST:PORT"},
+      {"email.starttls", Kind::Str, "try, required, none"},
+      {"email.username", Kind::Str, ""},
+      {"email.password_file", Kind::Str, "path"},
+      {"email.spool_dir", Kind::Str, "path"},
+      {"email.retry_min_s", Kind::Num, "seconds"},
+      {"email.retry_max_s", Kind::Num, "seconds"},
+      {"email.warn_after_s", Kind::Num, "seconds"},
+      {"email.timeout_s", Kind::Num, "seconds"},
+      {"email.subject_prefix", Kind::Str, "text"},
       {"detectors.*.enabled", Kind::Bool, ""},
       {"detectors.concurrency.classes.*.warning", Kind::Int, "calls"},
       {"detectors.concurrency.classes.*.critical", Kind::Int, "calls"},
@@ -179,10 +215,19 @@ const std::vector<KeySpec>& schema() {
   return kSchema;
 }
 
-constexpr std::array<std::string_view, 13> kDetectorNames = {
-    "destination",    "after_hours",  "concurrency",      "call_rate", "minutes_cap",
-    "brute_force",    "sequential_short_calls", "through_dial", "trunk_to_trunk",
-    "call_forward",   "wangiri_callback", "fax_modem", "span_down"};
+constexpr std::array<std::string_view, 13> kDetectorNames = {"destination",
+                                                             "after_hours",
+                                                             "concurrency",
+                                                             "call_rate",
+                                                             "minutes_cap",
+                                                             "brute_force",
+                                                             "sequential_short_calls",
+                                                             "through_dial",
+                                                             "trunk_to_trunk",
+                                                             "call_forward",
+                                                             "wangiri_callback",
+                                                             "fax_modem",
+                                                             "span_down"};
 
 std::vector<std::string> split_path(std::string_view key) {
   std::vector<std::string> out;
@@ -215,8 +260,7 @@ const KeySpec* find_key(const std::vector<std::string>& path) {
         ok = pat[i] == path[i];
     }
     if (ok && pat[0] == "detectors" && pat[1] == "*")
-      ok = std::find(kDetectorNames.begin(), kDetectorNames.end(), path[1]) !=
-           kDetectorNames.end();
+      ok = std::find(kDetectorNames.begin(), kDetectorNames.end(), path[1]) != kDetectorNames.end();
     if (ok) return &k;
   }
   return nullptr;
@@ -280,8 +324,8 @@ class Reader {
       if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
         std::string list;
         for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-        error(key.source(), "unknown key '" + std::string(key.str()) + "' in " +
-                                std::string(what) + " (known: " + list + ")");
+        error(key.source(), "unknown key '" + std::string(key.str()) + "' in " + std::string(what) +
+                                " (known: " + list + ")");
       }
     }
   }
@@ -317,8 +361,8 @@ class Reader {
     return *n->value<bool>();
   }
 
-  std::optional<std::int64_t> integer(const toml::table& t, std::string_view key,
-                                      std::int64_t min, std::int64_t max) const {
+  std::optional<std::int64_t> integer(const toml::table& t, std::string_view key, std::int64_t min,
+                                      std::int64_t max) const {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
     if (!n->is_integer()) {
@@ -397,8 +441,10 @@ class Reader {
     bool ok = true;
     for (const toml::node* n : *nodes) {
       const std::string s = *n->value<std::string>();
-      if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-        error(*n, "'" + std::string(key) + "' entries must be strings of digits (quote them: \"011\")");
+      if (s.empty() ||
+          !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        error(*n,
+              "'" + std::string(key) + "' entries must be strings of digits (quote them: \"011\")");
         ok = false;
       }
       out.push_back(s);
@@ -504,8 +550,8 @@ class Reader {
 
 // ---- sections --------------------------------------------------------------------------
 
-void read_site(const Reader& r, const toml::table& root, Config& c,
-               std::vector<Holiday>& holidays, std::optional<WeeklyHours>& hours) {
+void read_site(const Reader& r, const toml::table& root, Config& c, std::vector<Holiday>& holidays,
+               std::optional<WeeklyHours>& hours) {
   const toml::table* t = r.table(root, "site", "site");
   if (!t) return;
   r.only_keys(*t, "[site]", {"name", "timezone", "business_hours", "holidays", "remote_access"});
@@ -530,8 +576,7 @@ void read_site(const Reader& r, const toml::table& root, Config& c,
       if (const auto* d = e->as_date()) {
         const toml::date& v = d->get();
         const std::chrono::year_month_day ymd{std::chrono::year(v.year),
-                                              std::chrono::month(v.month),
-                                              std::chrono::day(v.day)};
+                                              std::chrono::month(v.month), std::chrono::day(v.day)};
         if (!ymd.ok()) {
           r.error(*e, "not a valid date");
           continue;
@@ -676,15 +721,100 @@ void read_lines(const Reader& r, const toml::table& root, Config& c) {
 void read_notices(const Reader& r, const toml::table& root, NoticeSettings& n) {
   const toml::table* t = r.table(root, "notices", "notices");
   if (!t) return;
-  r.only_keys(*t, "[notices]",
-              {"suppress_s", "digest_s", "digest_max", "default_policy", "mask_digits",
-               "exec_timeout_s"});
+  r.only_keys(
+      *t, "[notices]",
+      {"suppress_s", "digest_s", "digest_max", "default_policy", "mask_digits", "exec_timeout_s"});
   if (auto v = r.number(*t, "suppress_s", 0, 30 * 86400)) n.suppress_s = *v;
   if (auto v = r.number(*t, "digest_s", 60, 7 * 86400)) n.digest_s = *v;
   if (auto v = r.integer(*t, "digest_max", 1, 100000)) n.digest_max = *v;
   if (auto v = r.boolean(*t, "default_policy")) n.default_policy = *v;
   if (auto v = r.boolean(*t, "mask_digits")) n.mask_digits = *v;
   if (auto v = r.number(*t, "exec_timeout_s", 1, 3600)) n.exec_timeout_s = *v;
+}
+
+void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
+  const toml::table* t = r.table(root, "email", "email");
+  if (!t) return;
+  r.only_keys(
+      *t, "[email]",
+      {"to", "from", "transport", "sendmail", "smtp_url", "starttls", "username", "password_file",
+       "spool_dir", "retry_min_s", "retry_max_s", "warn_after_s", "timeout_s", "subject_prefix"});
+  if (auto nodes = r.strings(*t, "to")) {
+    for (const toml::node* n : *nodes) {
+      const std::string a = *n->value<std::string>();
+      if (!valid_mail_address(a))
+        r.error(*n, "'" + a + "' is not an e-mail address (local@domain)");
+      else
+        e.to.push_back(a);
+    }
+  }
+  if (const toml::node* n = t->get("from"); n && n->is_string()) {
+    if (!valid_mail_address(*n->value<std::string>()))
+      r.error(*n, "'from' is not an e-mail address (local@domain)");
+    else
+      e.from = *n->value<std::string>();
+  } else if (n) {
+    r.error(*n, "'from' must be a string");
+  }
+  auto choice = [&](std::string_view key, std::initializer_list<std::string_view> ok,
+                    std::string& out) {
+    const toml::node* n = t->get(key);
+    if (!n) return;
+    const auto v = n->value<std::string>();
+    if (!n->is_string() || std::find(ok.begin(), ok.end(), *v) == ok.end()) {
+      std::string list;
+      for (auto o : ok) list += (list.empty() ? "\"" : ", \"") + std::string(o) + "\"";
+      r.error(*n, "'" + std::string(key) + "' must be one of " + list);
+      return;
+    }
+    out = *v;
+  };
+  choice("transport", {"sendmail", "smtp"}, e.transport);
+  choice("starttls", {"try", "required", "none"}, e.starttls);
+  if (auto v = r.str(*t, "sendmail")) {
+    if (!v->starts_with('/'))
+      r.error(*t->get("sendmail"), "'sendmail' must be an absolute path");
+    else
+      e.sendmail = *v;
+  }
+  if (auto v = r.str(*t, "smtp_url")) {
+    if (!v->starts_with("smtp://") && !v->starts_with("smtps://"))
+      r.error(*t->get("smtp_url"), "'smtp_url' must be smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+    else
+      e.smtp_url = *v;
+  }
+  if (auto v = r.str(*t, "username")) e.username = *v;
+  if (auto v = r.str(*t, "password_file")) {
+    struct stat st {};
+    if (::stat(v->c_str(), &st) != 0 || !S_ISREG(st.st_mode))
+      r.error(*t->get("password_file"), "cannot read the password file '" + *v + "'");
+    else if (st.st_mode & (S_IROTH | S_IWOTH))
+      r.error(*t->get("password_file"),
+              "the password file '" + *v + "' is readable by everyone (chmod 600 it)");
+    else
+      e.password_file = *v;
+  }
+  if (auto v = r.str(*t, "spool_dir")) {
+    if (v->empty())
+      r.error(*t->get("spool_dir"), "'spool_dir' must not be empty");
+    else
+      e.spool_dir = *v;
+  }
+  if (auto v = r.number(*t, "retry_min_s", 0.01, 86400)) e.retry_min_s = *v;
+  if (auto v = r.number(*t, "retry_max_s", 0.01, 86400)) e.retry_max_s = *v;
+  if (auto v = r.number(*t, "warn_after_s", 1, 30 * 86400)) e.warn_after_s = *v;
+  if (auto v = r.number(*t, "timeout_s", 1, 3600)) e.timeout_s = *v;
+  if (auto v = r.str(*t, "subject_prefix")) {
+    const bool printable =
+        std::all_of(v->begin(), v->end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    if (!printable || v->size() > 64)
+      r.error(*t->get("subject_prefix"),
+              "'subject_prefix' must be printable ASCII, at most 64 characters");
+    else
+      e.subject_prefix = *v;
+  }
+  if (e.retry_max_s < e.retry_min_s)
+    r.error(*t, "email: retry_max_s must not be below retry_min_s");
 }
 
 void read_detectors(const Reader& r, const toml::table& root, Detectors& d) {
@@ -708,8 +838,8 @@ void read_detectors(const Reader& r, const toml::table& root, Detectors& d) {
     if (const toml::node* n = s->get("per_span"))
       r.levels(*n, "detectors.concurrency.per_span", d.concurrency.per_span);
   }
-  if (const auto* s = section("call_rate", {"enabled", "per_source", "per_prefix"},
-                              d.call_rate.enabled)) {
+  if (const auto* s =
+          section("call_rate", {"enabled", "per_source", "per_prefix"}, d.call_rate.enabled)) {
     if (const auto* ps = r.table(*s, "per_source", "detectors.call_rate.per_source")) {
       r.only_keys(*ps, "[detectors.call_rate.per_source]", {"window_s", "warning", "critical"});
       if (auto v = r.number(*ps, "window_s", 1, kDay)) d.call_rate.per_source.window_s = *v;
@@ -720,22 +850,24 @@ void read_detectors(const Reader& r, const toml::table& root, Detectors& d) {
                   {"window_s", "warning", "critical", "digits", "classes"});
       if (auto v = r.number(*pp, "window_s", 1, kDay)) d.call_rate.per_prefix.window_s = *v;
       r.inline_levels(*pp, "detectors.call_rate.per_prefix", d.call_rate.per_prefix.levels);
-      if (auto v = r.integer(*pp, "digits", 1, 15)) d.call_rate.prefix_digits = static_cast<int>(*v);
+      if (auto v = r.integer(*pp, "digits", 1, 15))
+        d.call_rate.prefix_digits = static_cast<int>(*v);
       if (auto v = r.classes(*pp, "classes")) d.call_rate.prefix_classes = *v;
     }
   }
-  if (const auto* s = section("minutes_cap", {"enabled", "classes", "per_source"},
-                              d.minutes_cap.enabled)) {
+  if (const auto* s =
+          section("minutes_cap", {"enabled", "classes", "per_source"}, d.minutes_cap.enabled)) {
     r.class_levels(*s, "classes", "detectors.minutes_cap.classes", d.minutes_cap.classes);
     if (const toml::node* n = s->get("per_source"))
       r.levels(*n, "detectors.minutes_cap.per_source", d.minutes_cap.per_source);
   }
-  if (const auto* s = section("brute_force",
-                              {"enabled", "window_s", "warning", "critical", "min_digits"},
-                              d.brute_force.enabled)) {
+  if (const auto* s =
+          section("brute_force", {"enabled", "window_s", "warning", "critical", "min_digits"},
+                  d.brute_force.enabled)) {
     if (auto v = r.number(*s, "window_s", 1, kDay)) d.brute_force.window_s = *v;
     r.inline_levels(*s, "detectors.brute_force", d.brute_force.levels);
-    if (auto v = r.integer(*s, "min_digits", 1, 64)) d.brute_force.min_digits = static_cast<int>(*v);
+    if (auto v = r.integer(*s, "min_digits", 1, 64))
+      d.brute_force.min_digits = static_cast<int>(*v);
   }
   if (const auto* s = section("sequential_short_calls",
                               {"enabled", "short_call_s", "window_s", "warning", "critical"},
@@ -750,8 +882,8 @@ void read_detectors(const Reader& r, const toml::table& root, Detectors& d) {
     if (auto v = r.integer(*s, "min_match_digits", 1, 32))
       d.through_dial.min_match_digits = static_cast<int>(*v);
   }
-  if (const auto* s = section("trunk_to_trunk", {"enabled", "start_within_s"},
-                              d.trunk_to_trunk.enabled)) {
+  if (const auto* s =
+          section("trunk_to_trunk", {"enabled", "start_within_s"}, d.trunk_to_trunk.enabled)) {
     if (auto v = r.number(*s, "start_within_s", 1, 3600)) d.trunk_to_trunk.start_within_s = *v;
   }
   if (const auto* s = section("call_forward", {"enabled", "window_s"}, d.call_forward.enabled)) {
@@ -775,8 +907,8 @@ std::vector<const toml::table*> table_array(const Reader& r, const toml::table& 
   if (!n) return out;
   const toml::array* a = n->as_array();
   if (!a) {
-    r.error(*n, "'" + std::string(key) + "' must be an array of tables ([[" + std::string(key) +
-                    "]])");
+    r.error(*n,
+            "'" + std::string(key) + "' must be an array of tables ([[" + std::string(key) + "]])");
     return out;
   }
   for (const toml::node& e : *a) {
@@ -790,19 +922,9 @@ std::vector<const toml::table*> table_array(const Reader& r, const toml::table& 
 
 bool valid_name(std::string_view s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
-}
-
-Profile default_profile() {
-  Profile p;
-  p.name = "default";
-  for (std::size_t i = 0; i < kNumberClassCount; ++i) {
-    const auto c = static_cast<NumberClass>(i);
-    if (c != NumberClass::Premium && c != NumberClass::HighRisk) p.allowed_classes.add(c);
-  }
-  return p;
 }
 
 void read_profiles(const Reader& r, const toml::table& root, Config& c) {
@@ -811,7 +933,7 @@ void read_profiles(const Reader& r, const toml::table& root, Config& c) {
   for (const toml::table* t : table_array(r, root, "profile")) {
     r.only_keys(*t, "[[profile]]",
                 {"name", "numbers", "allowed_classes", "hours", "daily_minutes", "allowlist"});
-    Profile p = default_profile();
+    Profile p = Profile::builtin_default();
     p.name.clear();
     if (auto v = r.str(*t, "name")) {
       if (!valid_name(*v))
@@ -857,12 +979,12 @@ void read_profiles(const Reader& r, const toml::table& root, Config& c) {
       r.error(*t, "profile '" + p.name + "' needs 'numbers' (which calling numbers it covers)");
     c.profiles.push_back(std::move(p));
   }
-  c.profiles.push_back(user_default ? *user_default : default_profile());
+  c.profiles.push_back(user_default ? *user_default : Profile::builtin_default());
 }
 
 template <typename T, typename Parse>
-std::vector<T> parse_list(const Reader& r, const toml::table& t, std::string_view key,
-                          Parse parse, const std::string& choices) {
+std::vector<T> parse_list(const Reader& r, const toml::table& t, std::string_view key, Parse parse,
+                          const std::string& choices) {
   std::vector<T> out;
   auto nodes = r.strings(t, key);
   if (!nodes) return out;
@@ -928,14 +1050,13 @@ void read_policy(const Reader& r, const toml::table& root, Config& c) {
         "voice, fax, modem, data");
     rule.actions = parse_list<Action>(r, *t, "action", parse_action,
                                       "allow, log, alert, digest, hangup, exec");
-    if (!t->get("action"))
-      r.error(*t, "policy rule '" + rule.name + "' needs an 'action'");
-    const bool allow = std::find(rule.actions.begin(), rule.actions.end(), Action::Allow) !=
-                       rule.actions.end();
+    if (!t->get("action")) r.error(*t, "policy rule '" + rule.name + "' needs an 'action'");
+    const bool allow =
+        std::find(rule.actions.begin(), rule.actions.end(), Action::Allow) != rule.actions.end();
     if (allow && rule.actions.size() > 1)
       r.error(*t->get("action"), "'allow' cannot be combined with other actions");
-    const bool exec = std::find(rule.actions.begin(), rule.actions.end(), Action::Exec) !=
-                      rule.actions.end();
+    const bool exec =
+        std::find(rule.actions.begin(), rule.actions.end(), Action::Exec) != rule.actions.end();
     if (auto argv = r.string_values(*t, "exec")) {
       rule.exec = *argv;
       if (rule.exec.empty() || !rule.exec[0].starts_with('/'))
@@ -1077,15 +1198,17 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
 
   auto c = std::make_shared<Config>();
   c->source = source;
+  c->profiles.clear();
+  c->rules.clear();
   r.only_keys(root, "the top level",
-              {"site", "numbers", "lines", "notices", "detectors", "profile", "policy"});
+              {"site", "numbers", "lines", "notices", "email", "detectors", "profile", "policy"});
   std::vector<Holiday> holidays;
   std::optional<WeeklyHours> business = c->calendar.business_hours();
   read_site(r, root, *c, holidays, business);
   {
     std::string err;
-    auto cal = SiteCalendar::make(c->site.timezone,
-                                  business.value_or(WeeklyHours{}), holidays, err);
+    auto cal =
+        SiteCalendar::make(c->site.timezone, business.value_or(WeeklyHours{}), holidays, err);
     if (cal) {
       c->calendar = std::move(*cal);
     } else {
@@ -1099,6 +1222,7 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
   read_numbers(r, root, plan, high_risk_file, high_risk_node);
   read_lines(r, root, *c);
   read_notices(r, root, c->notices);
+  read_email(r, root, c->email);
   read_detectors(r, root, c->detectors);
   read_profiles(r, root, *c);
   read_policy(r, root, *c);
@@ -1116,8 +1240,7 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
       p = std::filesystem::path(source).parent_path() / p;
     std::vector<std::string> errs;
     if (!std::ifstream(p)) {
-      r.error(high_risk_node->source(),
-              "numbers.high_risk_file: cannot read '" + p.string() + "'");
+      r.error(high_risk_node->source(), "numbers.high_risk_file: cannot read '" + p.string() + "'");
     } else if (auto list = load_high_risk(p.string(), errs)) {
       high_risk = std::move(*list);
       c->high_risk_file = p.string();

@@ -57,7 +57,7 @@ struct Detectors {
     ClassLevels classes{{NumberClass::International, {4, 8}},
                         {NumberClass::Premium, {2, 4}},
                         {NumberClass::HighRisk, {2, 3}}};
-    Levels per_span;      // outbound calls up at once on one span (trunk group)
+    Levels per_span;  // outbound calls up at once on one span (trunk group)
   } concurrency;
   struct {
     bool enabled = true;
@@ -73,7 +73,7 @@ struct Detectors {
     ClassLevels classes{{NumberClass::International, {120, 240}},
                         {NumberClass::Premium, {10, 20}},
                         {NumberClass::HighRisk, {10, 20}}};
-    Levels per_source;    // outbound minutes per local day, per calling number
+    Levels per_source;  // outbound minutes per local day, per calling number
   } minutes_cap;
   struct {
     bool enabled = true;
@@ -124,6 +124,8 @@ struct Profile {
   Levels daily_minutes;              // per calling number of the profile; 0 = per_source default
   std::vector<NumberPattern> allowlist;  // destinations always fine for this profile
   bool allowlisted(std::string_view called, std::string_view e164) const;
+  // The built-in "default" profile: any hours, every class but premium and high_risk.
+  static Profile builtin_default();
 };
 
 // A span, or some of its B-channels, that should only ever carry voice.
@@ -142,6 +144,29 @@ struct NoticeSettings {
   double exec_timeout_s = 30;
 };
 
+// Alert email (rules/actions/mail.hpp): through the local sendmail or directly over SMTP.
+struct EmailSettings {
+  std::vector<std::string> to;  // recipients; none = no email
+  std::string from = "trunkwatch@localhost";
+  std::string transport = "sendmail";  // "sendmail" or "smtp"
+  std::string sendmail = "/usr/sbin/sendmail";
+  std::string smtp_url = "smtp://localhost:25";  // smtps:// for TLS from the start
+  std::string starttls = "try";                  // "try", "required", "none"
+  std::string username;
+  std::string password_file;  // read at start; must not be readable by everyone
+  std::string spool_dir = "/var/spool/trunkwatch/mail";
+  double retry_min_s = 30;  // first retry; doubles up to retry_max_s
+  double retry_max_s = 900;
+  double warn_after_s = 3600;  // undelivered this long: an error log line
+  double timeout_s = 30;       // per delivery attempt
+  std::string subject_prefix = "[trunkwatch]";
+  bool enabled() const { return !to.empty(); }
+};
+
+// An e-mail address as trunkwatch accepts one in its config: local@domain, printable ASCII
+// without spaces or the characters that structure a header.
+bool valid_mail_address(std::string_view a);
+
 struct Config {
   std::string source = "(built-in defaults)";
 
@@ -156,10 +181,13 @@ struct Config {
   SiteCalendar calendar;
   Classifier classifier;
   std::string high_risk_file;  // the file the list was read from, "" if none
-  std::vector<Profile> profiles;  // the site's profiles in order, then "default" (always last)
-  std::vector<PolicyRule> rules;  // the site's rules, then the default table
+  // The site's profiles in order, then "default" (always last).
+  std::vector<Profile> profiles = {Profile::builtin_default()};
+  // The site's rules, then the default table.
+  std::vector<PolicyRule> rules = default_policy();
   std::size_t site_rules = 0;
   NoticeSettings notices;
+  EmailSettings email;
   Detectors detectors;
   std::vector<LineSpec> voice_only;
 

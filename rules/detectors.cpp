@@ -23,7 +23,8 @@ std::chrono::microseconds micros(double s) {
 std::string levels_text(const Levels& l) {
   std::string out;
   if (l.warning > 0) out += "warning at " + std::to_string(l.warning);
-  if (l.critical > 0) out += std::string(out.empty() ? "" : ", ") + "critical at " + std::to_string(l.critical);
+  if (l.critical > 0)
+    out += std::string(out.empty() ? "" : ", ") + "critical at " + std::to_string(l.critical);
   return out;
 }
 
@@ -87,6 +88,7 @@ class WindowCounter {
       it = it->second.empty() ? events_.erase(it) : std::next(it);
     }
   }
+  bool has(const std::string& key) const { return events_.count(key) > 0; }
 
  private:
   static void drop_old(std::deque<Timestamp>& q, Timestamp now, double window_s) {
@@ -114,8 +116,8 @@ class DestinationDetector final : public Detector {
     const Profile& p = cfg.profile_for(c.record.calling);
     if (p.allowlisted(c.record.called, c.far.e164)) return;
     const Timestamp at = c.record.start.value_or(ctx.now());
-    const std::string when = cfg.calendar.format_local(at) + " (" +
-                             std::string(to_string(c.window)) + ")";
+    const std::string when =
+        cfg.calendar.format_local(at) + " (" + std::string(to_string(c.window)) + ")";
     if (cfg.detectors.destination.enabled) {
       std::optional<Category> cat;
       NumberClass cls = NumberClass::International;
@@ -134,14 +136,15 @@ class DestinationDetector final : public Detector {
       }
       if (cat) {
         const bool allowed = p.allowed_classes.has(cls);
-        const Severity sev = !allowed ? Severity::Critical
+        const Severity sev = !allowed                            ? Severity::Critical
                              : cls == NumberClass::International ? Severity::Info
                                                                  : Severity::Warning;
         Detection d;
         d.time = ctx.now();
         d.category = *cat;
         d.severity = sev;
-        d.identifier = std::string(to_string(*cat)) + ":" + c.record.calling + ":" + c.record.called;
+        d.identifier =
+            std::string(to_string(*cat)) + ":" + c.record.calling + ":" + c.record.called;
         d.message = "outbound call to " + what + " " + c.record.called + " from " +
                     describe_call(c.record) + " (profile " + p.name +
                     (allowed ? "" : ", class not allowed") + "), started " + when;
@@ -179,8 +182,10 @@ class ConcurrencyDetector final : public Detector {
     const auto& cfg = ctx.config().detectors.concurrency;
     const std::string key = "span" + std::to_string(c.record.span);
     if (auto sev = levels_.update(key, n, cfg.per_span); sev && cfg.enabled)
-      raise(ctx, c, *sev, key, std::to_string(n) + " outbound calls up at once on span " +
-                                   std::to_string(c.record.span), cfg.per_span);
+      raise(
+          ctx, c, *sev, key,
+          std::to_string(n) + " outbound calls up at once on span " + std::to_string(c.record.span),
+          cfg.per_span);
   }
   void on_destination(CallState& c, Context& ctx) override {
     if (!c.outbound() || c.ended || c.far.is(NumberClass::Emergency)) return;
@@ -269,6 +274,8 @@ class CallRateDetector final : public Detector {
     const auto& cfg = ctx.config().detectors.call_rate;
     sources_.prune(now, cfg.per_source.window_s);
     prefixes_.prune(now, cfg.per_prefix.window_s);
+    // A counter whose window emptied is below every level: forget its last level too.
+    levels_.forget_if([&](const std::string& k) { return !sources_.has(k) && !prefixes_.has(k); });
   }
 
  private:
@@ -346,10 +353,12 @@ class MinutesDetector final : public Detector {
         }
       }
     }
-    for (auto& [name, r] : running) check(ctx, *r.longest, r.key, today, done_[name][today] + r.secs);
+    for (auto& [name, r] : running)
+      check(ctx, *r.longest, r.key, today, done_[name][today] + r.secs);
     // Yesterday is kept for calls that straddle midnight; older days go.
     for (auto& [name, days] : done_)
       std::erase_if(days, [&](const auto& kv) { return kv.first < today - 1; });
+    std::erase_if(done_, [](const auto& kv) { return kv.second.empty(); });
     levels_.forget_if([&](const std::string& k) {
       return k.find(local_date(today)) == std::string::npos &&
              k.find(local_date(today - 1)) == std::string::npos;
@@ -367,8 +376,8 @@ class MinutesDetector final : public Detector {
     const auto& mc = cfg.detectors.minutes_cap;
     for (const auto& [cls, lv] : mc.classes.levels)
       if (c.far.is(cls) && lv.enabled())
-        out.push_back({"class:" + std::string(to_string(cls)),
-                       std::string(to_string(cls)) + " calls", lv});
+        out.push_back(
+            {"class:" + std::string(to_string(cls)), std::string(to_string(cls)) + " calls", lv});
     if (!c.record.calling.empty()) {
       const Profile& p = cfg.profile_for(c.record.calling);
       const Levels lv = p.daily_minutes.enabled() ? p.daily_minutes : mc.per_source;
@@ -446,8 +455,8 @@ class RemoteAccessDetector final : public Detector {
         std::ostringstream m;
         m << n << " access-code attempts without an outbound leg on remote-access number "
           << c.record.called << " in " << bf.window_s << " s (" << levels_text(bf.levels)
-          << "); latest from " << describe_call(c.record) << ", keyed \""
-          << shown_digits(c, cfg) << "\"";
+          << "); latest from " << describe_call(c.record) << ", keyed \"" << shown_digits(c, cfg)
+          << "\"";
         d.message = m.str();
         d.call = &c;
         ctx.raise(std::move(d));
@@ -460,6 +469,7 @@ class RemoteAccessDetector final : public Detector {
     const auto& d = ctx.config().detectors;
     short_.prune(now, d.sequential_short_calls.window_s);
     attempts_.prune(now, d.brute_force.window_s);
+    levels_.forget_if([&](const std::string& k) { return !short_.has(k) && !attempts_.has(k); });
   }
 
  private:
@@ -549,7 +559,7 @@ class RedialDetector final : public Detector {
         why.push_back("the destination is " + o.far.classes.str());
       if (o.window != TimeWindow::BusinessHours)
         why.push_back("it is " + std::string(to_string(o.window)));
-      const Severity sev = strong ? Severity::Critical
+      const Severity sev = strong        ? Severity::Critical
                            : why.empty() ? Severity::Info
                                          : Severity::Warning;
       if (!best || sev > best_sev) {
@@ -590,8 +600,7 @@ class RedialDetector final : public Detector {
           keyed.substr(start, end == std::string::npos ? std::string::npos : end - start);
       if (static_cast<int>(entry.size()) >= min_digits &&
           (entry.find(called) != std::string::npos || called.find(entry) != std::string::npos ||
-           same_number(entry, called) ||
-           (!o.far.e164.empty() && same_number(entry, o.far.e164))))
+           same_number(entry, called) || (!o.far.e164.empty() && same_number(entry, o.far.e164))))
         return true;
       if (end == std::string::npos) break;
       start = end + 1;
@@ -626,8 +635,7 @@ class RedialDetector final : public Detector {
     if (!cfg.site.remote_access.empty()) {
       if (in.remote_access && cfg.detectors.through_dial.enabled &&
           !o.far.is(NumberClass::Emergency))
-        raise_through_dial(ctx, o, in, Severity::Critical,
-                           {"the two calls ended together"});
+        raise_through_dial(ctx, o, in, Severity::Critical, {"the two calls ended together"});
       return;
     }
     if (!cfg.detectors.trunk_to_trunk.enabled || !watched(o.far)) return;
@@ -687,8 +695,8 @@ class CallForwardDetector final : public Detector {
     d.message = "call forwarded out to " + o.far.classes.str() + " number " + o.record.called +
                 " (" + describe_call(o.record) + "), redirecting number " + o.record.redirecting;
     if (in) {
-      d.message += ", right after inbound call " + describe_call(in->record) + " to " +
-                   in->record.called;
+      d.message +=
+          ", right after inbound call " + describe_call(in->record) + " to " + in->record.called;
       d.also = {in->key};
     }
     d.call = &o;
@@ -825,8 +833,8 @@ class SpanDownDetector final : public Detector {
       if (s.alarms && what.empty()) what += " alarm";
       if (s.dchan_down) what += " D-channel down";
       d.message = "span " + std::to_string(span) + " down for " +
-                  std::to_string(static_cast<long long>(seconds(now - *s.since))) +
-                  " s:" + what + ", since " + hal::format_time(*s.since);
+                  std::to_string(static_cast<long long>(seconds(now - *s.since))) + " s:" + what +
+                  ", since " + hal::format_time(*s.since);
       d.span = span;
       ctx.raise(std::move(d));
     }

@@ -35,8 +35,8 @@ struct CallState {
   NumberInfo far;            // the called number if outbound, the caller if inbound
   std::string profile;       // of the PBX-side number (calling if outbound, called if inbound)
   TimeWindow window = TimeWindow::BusinessHours;  // at the start
-  bool remote_access = false;     // inbound, to a configured remote-access number
-  bool destination_done = false;  // the called number was final (answered or ended)
+  bool remote_access = false;                     // inbound, to a configured remote-access number
+  bool destination_done = false;                  // the called number was final (answered or ended)
   bool ended = false;
   bool answered() const { return record.answer.has_value(); }
   bool outbound() const { return record.direction == calls::Direction::Outbound; }

@@ -91,7 +91,8 @@ detail::CallState& Engine::start_call(const calls::CallRecord& r, Timestamp t) {
   const Config& cfg = *config_;
   c.key = key;
   c.record = r;
-  c.far = c.outbound() ? cfg.classifier.classify(r.called) : cfg.classifier.classify_caller(r.calling);
+  c.far =
+      c.outbound() ? cfg.classifier.classify(r.called) : cfg.classifier.classify_caller(r.calling);
   c.profile = cfg.profile_for(c.outbound() ? r.calling : r.called).name;
   c.window = cfg.calendar.window(r.start.value_or(t));
   c.remote_access = !c.outbound() && cfg.is_remote_access(r.called);

@@ -51,7 +51,7 @@ struct EngineStats {
   std::uint64_t digests = 0;
   std::uint64_t hooks = 0;  // exec hooks started
   std::uint64_t hook_failures = 0;
-  std::uint64_t hangups = 0;  // done or would have been done
+  std::uint64_t hangups = 0;                                // done or would have been done
   std::array<std::uint64_t, kCategoryCount> by_category{};  // notices handed on
 };
 

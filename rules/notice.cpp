@@ -7,22 +7,14 @@ namespace tw::rules {
 namespace {
 
 constexpr std::array<std::string_view, kCategoryCount> kCategoryNames = {
-    "international",
-    "premium",
-    "high_risk_destination",
-    "after_hours",
-    "concurrency",
-    "call_rate",
-    "minutes_cap",
-    "sequential_short_calls",
-    "brute_force",
-    "through_dial",
-    "trunk_to_trunk",
-    "call_forward",
-    "wangiri_callback",
-    "modem_on_voice_line",
-    "fax_on_voice_line",
-    "span_down",
+    "international",         "premium",
+    "high_risk_destination", "after_hours",
+    "concurrency",           "call_rate",
+    "minutes_cap",           "sequential_short_calls",
+    "brute_force",           "through_dial",
+    "trunk_to_trunk",        "call_forward",
+    "wangiri_callback",      "modem_on_voice_line",
+    "fax_on_voice_line",     "span_down",
 };
 
 constexpr std::array<std::string_view, 3> kSeverityNames = {"info", "warning", "critical"};
@@ -77,8 +69,8 @@ nlohmann::ordered_json to_json(const Notice& n) {
   j["start"] = n.call.start ? nlohmann::ordered_json(hal::format_time(*n.call.start)) : nullptr;
   j["calling"] = n.call.calling;
   j["called"] = n.call.called;
-  j["direction"] =
-      n.call.direction ? nlohmann::ordered_json(std::string(direction_name(*n.call.direction)))
+  j["direction"] = n.call.direction
+                       ? nlohmann::ordered_json(std::string(direction_name(*n.call.direction)))
                        : nullptr;
   j["repeats"] = n.repeats;
   return j;
@@ -109,8 +101,8 @@ std::string render_digest(const Digest& d) {
   std::ostringstream out;
   std::uint64_t total = 0;
   for (const auto& [c, k] : d.counts) total += k;
-  out << "trunkwatch digest " << hal::format_time(d.from) << " - " << hal::format_time(d.to)
-      << ": " << total << " notices\n";
+  out << "trunkwatch digest " << hal::format_time(d.from) << " - " << hal::format_time(d.to) << ": "
+      << total << " notices\n";
   for (const auto& [c, k] : d.counts) out << "  " << to_string(c) << ": " << k << "\n";
   out << "\n";
   for (const Notice& n : d.notices) out << format_notice_line(n) << "\n";

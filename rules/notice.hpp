@@ -103,6 +103,21 @@ class NoticeSink {
   virtual void on_digest(const Digest& /*digest*/) {}
 };
 
+// Hands every notice and digest to several sinks, in order (JSON lines, mail, syslog).
+class NoticeFanout final : public NoticeSink {
+ public:
+  void add(NoticeSink& sink) { sinks_.push_back(&sink); }
+  void on_notice(const Notice& n) override {
+    for (NoticeSink* s : sinks_) s->on_notice(n);
+  }
+  void on_digest(const Digest& d) override {
+    for (NoticeSink* s : sinks_) s->on_digest(d);
+  }
+
+ private:
+  std::vector<NoticeSink*> sinks_;
+};
+
 // Holds back a notice whose identifier went out less than `interval` ago (source time).
 class Suppressor {
  public:

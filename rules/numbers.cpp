@@ -148,7 +148,8 @@ std::optional<HighRiskList> parse_high_risk(std::string_view text, const std::st
           const toml::node& e = *ra->get(i);
           const auto s = e.is_string() ? *e.value<std::string>() : std::string();
           const auto dash = s.find('-');
-          const std::string from = s.substr(0, dash), to = dash == std::string::npos ? "" : s.substr(dash + 1);
+          const std::string from = s.substr(0, dash),
+                            to = dash == std::string::npos ? "" : s.substr(dash + 1);
           if (!all_digits(from) || !all_digits(to) || from.size() != to.size() || from > to) {
             err(e.source(),
                 "a range must be \"FROM-TO\": two E.164 prefixes of equal length, FROM <= TO");

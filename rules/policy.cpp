@@ -80,8 +80,7 @@ std::vector<PolicyRule> default_policy() {
       rule("premium", {C::Premium}, {A::Alert}),
       // Critical = a class the source's profile does not allow.
       rule("international-not-allowed", {C::International}, {A::Alert}, Severity::Critical),
-      rule("international-after-hours", {C::International}, {A::Alert}, Severity::Info,
-           off_hours),
+      rule("international-after-hours", {C::International}, {A::Alert}, Severity::Info, off_hours),
       rule("international-business-hours", {C::International}, {A::Allow}),
       // CUCM and Avaya block off-net to off-net by default: cut it on strong evidence.
       rule("through-dial", redial, {A::Alert, A::Hangup}, Severity::Critical),

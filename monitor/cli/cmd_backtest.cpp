@@ -77,7 +77,8 @@ int run_backtest(const BacktestArgs& a) {
   rules::ConfigOptions o;
   o.overrides = a.overrides;
   const rules::ConfigResult cfg = rules::load_config(path, o);
-  for (const std::string& w : cfg.warnings) std::cerr << "trunkwatch backtest: warning: " << w << "\n";
+  for (const std::string& w : cfg.warnings)
+    std::cerr << "trunkwatch backtest: warning: " << w << "\n";
   if (!cfg.ok()) {
     for (const std::string& e : cfg.errors) std::cerr << e << "\n";
     return kExitBadInput;

@@ -52,6 +52,13 @@ void print_summary(const rules::Config& c) {
   if (c.site.remote_access.empty() && d.trunk_to_trunk.enabled)
     std::cout << "  no remote-access numbers: trunk-to-trunk patterns are watched instead of "
                  "through-dialing\n";
+  if (c.email.enabled()) {
+    std::cout << "  email: " << c.email.to.size() << " recipient(s) by "
+              << (c.email.transport == "smtp" ? c.email.smtp_url : c.email.sendmail) << ", spool "
+              << c.email.spool_dir << "\n";
+  } else {
+    std::cout << "  email: no recipients (email.to): alerts are not mailed\n";
+  }
   if (c.voice_only.empty())
     std::cout << "  no voice-only lines (lines.voice_only): fax/modem calls are not reported\n";
 }

@@ -20,7 +20,9 @@ void add_demo_command(CLI::App& app, int& exit_code);
 void add_report_command(CLI::App& app, int& exit_code);
 void add_dsp_command(CLI::App& app, int& exit_code);    // monitor/cli/cmd_dsp.cpp
 void add_bench_command(CLI::App& app, int& exit_code);  // bench/
-void add_check_config_command(CLI::App& app, int& exit_code);  // cmd_check_config.cpp (rules)
-void add_backtest_command(CLI::App& app, int& exit_code);      // cmd_backtest.cpp (rules)
+
+// The fraud policy (rules/): cmd_check_config.cpp, cmd_backtest.cpp.
+void add_check_config_command(CLI::App& app, int& exit_code);
+void add_backtest_command(CLI::App& app, int& exit_code);
 
 }  // namespace tw::cli

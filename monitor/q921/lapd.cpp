@@ -137,12 +137,13 @@ ParseError parse(std::span<const std::uint8_t> bytes, Frame& out) {
 IFrameVerdict RetransmissionFilter::classify(int direction, const Frame& frame) const {
   if (direction != 0 && direction != 1) return IFrameVerdict::New;
   if (frame.kind != FrameKind::I) return IFrameVerdict::New;
-  const auto dir = static_cast<std::size_t>(direction);
-  const std::uint16_t link = link_key(frame);
-  for (const Seen& s : seen_[dir]) {
-    if (s.link == link && s.ns == frame.ns) {
-      return s.digest == payload_digest(frame.info) ? IFrameVerdict::Retransmission
-                                             : IFrameVerdict::SequenceConflict;
+  const Ring& ring = seen_[static_cast<std::size_t>(direction)];
+  if (ring.ns_count[frame.ns & 0x7f] == 0) return IFrameVerdict::New;
+  const std::uint32_t key = std::uint32_t{link_key(frame)} << 8 | frame.ns;
+  for (std::size_t i = 0; i < kDepth; ++i) {
+    if (ring.keys[i] == key) {
+      return ring.digests[i] == payload_digest(frame.info) ? IFrameVerdict::Retransmission
+                                                           : IFrameVerdict::SequenceConflict;
     }
   }
   return IFrameVerdict::New;
@@ -151,17 +152,23 @@ IFrameVerdict RetransmissionFilter::classify(int direction, const Frame& frame) 
 void RetransmissionFilter::remember(int direction, const Frame& frame) {
   if (direction != 0 && direction != 1) return;
   if (frame.kind != FrameKind::I) return;
-  const auto dir = static_cast<std::size_t>(direction);
-  seen_[dir][next_[dir]] = Seen{link_key(frame), frame.ns, payload_digest(frame.info)};
-  next_[dir] = (next_[dir] + 1) % kDepth;
+  Ring& ring = seen_[static_cast<std::size_t>(direction)];
+  if (ring.keys[ring.next] != kEmpty) --ring.ns_count[ring.keys[ring.next] & 0x7f];
+  ++ring.ns_count[frame.ns & 0x7f];
+  ring.keys[ring.next] = std::uint32_t{link_key(frame)} << 8 | frame.ns;
+  ring.digests[ring.next] = payload_digest(frame.info);
+  ring.next = (ring.next + 1) % kDepth;
 }
 
 void RetransmissionFilter::reset_link(int direction, const Frame& frame) {
   if (direction != 0 && direction != 1) return;
-  const std::uint16_t link = link_key(frame);
-  for (auto& ring : seen_) {
-    for (Seen& s : ring) {
-      if (s.link == link) s = Seen{};
+  const std::uint32_t link = link_key(frame);
+  for (Ring& ring : seen_) {
+    for (std::uint32_t& key : ring.keys) {
+      if (key != kEmpty && key >> 8 == link) {
+        --ring.ns_count[key & 0x7f];
+        key = kEmpty;
+      }
     }
   }
 }

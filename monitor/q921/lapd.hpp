@@ -73,15 +73,21 @@ class RetransmissionFilter {
   void reset_link(int direction, const Frame& frame);
 
  private:
-  struct Seen {
-    std::uint16_t link = 0xffff;  // sapi << 7 | tei; 0xffff = empty
-    std::uint8_t ns = 0;
-    std::uint64_t digest = 0;
-  };
-  // 8 > the largest window (k = 7) a PRI D-channel uses, so a whole window can be resent.
+  // (sapi << 7 | tei) << 8 | N(S), one compare per entry on the hot path; kEmpty never
+  // matches a real frame (a link key has 13 bits).
+  static constexpr std::uint32_t kEmpty = 0xffffffffu;
+  // 16 > the largest window (k = 7) a PRI D-channel uses, so a whole window can be resent.
   static constexpr std::size_t kDepth = 16;
-  std::array<std::array<Seen, kDepth>, 2> seen_{};
-  std::array<std::size_t, 2> next_{};
+  struct Ring {
+    std::array<std::uint32_t, kDepth> keys;
+    std::array<std::uint64_t, kDepth> digests{};
+    // How many remembered entries carry each N(S): a new frame (the common case) is known
+    // new without scanning.
+    std::array<std::uint8_t, 128> ns_count{};
+    std::size_t next = 0;
+    Ring() { keys.fill(kEmpty); }
+  };
+  std::array<Ring, 2> seen_{};
 };
 
 }  // namespace tw::q921

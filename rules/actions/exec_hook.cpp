@@ -33,10 +33,9 @@ std::vector<Field> fields(const Notice& n) {
       {"calling", n.call.calling},
       {"called", n.call.called},
       {"calling_name", n.call.calling_name},
-      {"direction", n.call.direction ? (*n.call.direction == calls::Direction::Outbound
-                                            ? "outbound"
-                                            : "inbound")
-                                     : ""},
+      {"direction", n.call.direction
+                        ? (*n.call.direction == calls::Direction::Outbound ? "outbound" : "inbound")
+                        : ""},
   };
 }
 
@@ -94,7 +93,8 @@ std::vector<std::string> hook_argv(const std::vector<std::string>& tmpl, const N
 }
 
 std::vector<std::string> hook_env(const Notice& n) {
-  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  std::vector<std::string> env = {
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   for (const Field& x : fields(n)) {
     std::string name = "TW_";
     for (char c : x.name) name += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
@@ -143,8 +143,8 @@ std::size_t HookRunner::reap() {
     if (r == it->pid || (r < 0 && errno == ECHILD)) {
       if (r == it->pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         ++failed;
-        BOOST_LOG_TRIVIAL(warning) << "exec hook " << it->program << " failed (status "
-                                   << status << ")";
+        BOOST_LOG_TRIVIAL(warning)
+            << "exec hook " << it->program << " failed (status " << status << ")";
       }
       it = children_.erase(it);
       continue;

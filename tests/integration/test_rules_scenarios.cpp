@@ -115,9 +115,9 @@ Outcome run(const sim::Scenario& s, const std::string& site = "",
 
 Outcome run(const std::string& calls, const std::string& site = "",
             const std::string& start = "2027-01-05T10:00:00Z") {
-  const std::string text = "[scenario]\nname = \"rules\"\nstart = \"" + start +
-                           "\"\n[[span]]\nid = 1\ntype = \"t1\"\n[[span]]\nid = 2\ntype = \"t1\"\n" +
-                           calls;
+  const std::string text =
+      "[scenario]\nname = \"rules\"\nstart = \"" + start +
+      "\"\n[[span]]\nid = 1\ntype = \"t1\"\n[[span]]\nid = 2\ntype = \"t1\"\n" + calls;
   std::string error;
   auto s = sim::parse_scenario(text, "scenario.toml", error);
   EXPECT_TRUE(s.has_value()) << error;
@@ -186,14 +186,14 @@ TEST(RulesScenarios, TheDemoMorningRaisesNothing) {
 }
 
 TEST(RulesScenarios, OrdinaryCallsOneOfEachKindInBusinessHours) {
-  const Outcome o = run(outbound(0, "2125550100", "2125557777") +          // local
-                        outbound(10, "2125550101", "13125557777") +        // national
-                        outbound(20, "2125550102", "18005551234") +        // toll-free
-                        outbound(30, "2125550103", "011442079460000") +    // international
-                        outbound(40, "2125550104", "12425551234") +        // Bahamas
-                        inbound(50, "4435551234", "2125550100") +          // inbound
-                        inbound(60, "442079460000", "2125550101") +        // from abroad, answered
-                        outbound(70, "2125550105", "911", 30));            // emergency
+  const Outcome o = run(outbound(0, "2125550100", "2125557777") +        // local
+                        outbound(10, "2125550101", "13125557777") +      // national
+                        outbound(20, "2125550102", "18005551234") +      // toll-free
+                        outbound(30, "2125550103", "011442079460000") +  // international
+                        outbound(40, "2125550104", "12425551234") +      // Bahamas
+                        inbound(50, "4435551234", "2125550100") +        // inbound
+                        inbound(60, "442079460000", "2125550101") +      // from abroad, answered
+                        outbound(70, "2125550105", "911", 30));          // emergency
   EXPECT_EQ(o.truth_calls, 8u);
   EXPECT_TRUE(o.notices.empty()) << o.dump();
 }
@@ -215,7 +215,8 @@ TEST(RulesScenarios, PremiumCallAlerts) {
 }
 
 TEST(RulesScenarios, HighRiskDestinationAlertsEvenInBusinessHours) {
-  const Outcome o = run(outbound(0, "2125550100", "011537123456") + outbound(100, "2125550101", "18095551234"));
+  const Outcome o =
+      run(outbound(0, "2125550100", "011537123456") + outbound(100, "2125550101", "18095551234"));
   ASSERT_EQ(o.notices.size(), 2u) << o.dump();
   EXPECT_EQ(o.notices[0].category, Category::HighRiskDestination);
   EXPECT_EQ(o.notices[0].rule, "high-risk-destination");
@@ -226,9 +227,10 @@ TEST(RulesScenarios, HighRiskDestinationAlertsEvenInBusinessHours) {
 
 TEST(RulesScenarios, InternationalAfterHoursAlerts) {
   // Tuesday 22:00 UTC; the same calls at 10:00 are silent (OrdinaryCallsOneOfEachKind...).
-  const Outcome o = run(outbound(0, "2125550100", "011442079460000") + outbound(60, "2125550101", "12425551234") +
-                            outbound(120, "2125550102", "13125557777"),
-                        "", "2027-01-05T22:00:00Z");
+  const Outcome o =
+      run(outbound(0, "2125550100", "011442079460000") + outbound(60, "2125550101", "12425551234") +
+              outbound(120, "2125550102", "13125557777"),
+          "", "2027-01-05T22:00:00Z");
   ASSERT_EQ(o.notices.size(), 2u) << o.dump();
   for (const auto& n : o.notices) {
     EXPECT_EQ(n.category, Category::International);
@@ -236,17 +238,19 @@ TEST(RulesScenarios, InternationalAfterHoursAlerts) {
     EXPECT_EQ(n.actions, std::vector<std::string>{"alert"});
   }
   // Holidays count as closed.
-  const Outcome h = run(outbound(0, "2125550100", "011442079460000"),
-                        "[site]\nholidays = [2027-01-05]\n");
+  const Outcome h =
+      run(outbound(0, "2125550100", "011442079460000"), "[site]\nholidays = [2027-01-05]\n");
   ASSERT_EQ(h.notices.size(), 1u) << h.dump();
   EXPECT_EQ(h.notices[0].rule, "international-after-hours");
 }
 
 TEST(RulesScenarios, AfterHoursForAProfileThatKeepsOfficeHours) {
-  const std::string site = "[[profile]]\nname = \"lobby\"\nnumbers = [\"2125550110-2125550119\"]\n"
-                           "hours = \"business_hours\"\n";
-  const Outcome o = run(outbound(0, "2125550111", "2125557777") + outbound(30, "2125550120", "2125557778"),
-                        site, "2027-01-05T23:30:00Z");
+  const std::string site =
+      "[[profile]]\nname = \"lobby\"\nnumbers = [\"2125550110-2125550119\"]\n"
+      "hours = \"business_hours\"\n";
+  const Outcome o =
+      run(outbound(0, "2125550111", "2125557777") + outbound(30, "2125550120", "2125557778"), site,
+          "2027-01-05T23:30:00Z");
   ASSERT_EQ(o.notices.size(), 1u) << o.dump();
   EXPECT_EQ(o.notices[0].category, Category::AfterHours);
   EXPECT_EQ(o.notices[0].call.calling, "2125550111");
@@ -257,7 +261,8 @@ TEST(RulesScenarios, AfterHoursForAProfileThatKeepsOfficeHours) {
 TEST(RulesScenarios, ConcurrentInternationalCalls) {
   std::string calls;
   for (int i = 0; i < 8; ++i)
-    calls += outbound(i * 2, "21255501" + std::to_string(10 + i), "01144207946000" + std::to_string(i), 300);
+    calls += outbound(i * 2, "21255501" + std::to_string(10 + i),
+                      "01144207946000" + std::to_string(i), 300);
   const Outcome o = run(calls);
   const auto c = o.of(Category::Concurrency);
   ASSERT_EQ(c.size(), 2u) << o.dump();
@@ -281,7 +286,8 @@ TEST(RulesScenarios, CallRatePerSourceAndPerPrefix) {
     calls += outbound(i * 15, "2125550100", "212555" + std::to_string(7000 + i), 5);
   // Ten calls to one foreign prefix from different extensions within the hour.
   for (int i = 0; i < 10; ++i)
-    calls += outbound(600 + i * 60, "21255502" + std::to_string(10 + i), "0114930123456" + std::to_string(i), 5, 2);
+    calls += outbound(600 + i * 60, "21255502" + std::to_string(10 + i),
+                      "0114930123456" + std::to_string(i), 5, 2);
   const Outcome o = run(calls);
   const auto r = o.of(Category::CallRate);
   ASSERT_EQ(r.size(), 2u) << o.dump();
@@ -334,7 +340,8 @@ TEST(RulesScenarios, CodeGuessingOnTheDisaNumber) {
 
 TEST(RulesScenarios, BurstOfShortCallsToTheVoicemailNumber) {
   std::string calls;
-  for (int i = 0; i < 25; ++i) calls += inbound(i * 20, "31255500" + std::to_string(10 + i), "2125550199", 5);
+  for (int i = 0; i < 25; ++i)
+    calls += inbound(i * 20, "31255500" + std::to_string(10 + i), "2125550199", 5);
   const Outcome o = run(calls, kRemoteAccess);
   const auto s = o.of(Category::SequentialShortCalls);
   ASSERT_EQ(s.size(), 1u) << o.dump();
@@ -365,9 +372,9 @@ TEST(RulesScenarios, ThroughDialKeyedNumberIsCaughtWhileTheCallIsUp) {
 
 TEST(RulesScenarios, ThroughDialLegsEndingTogether) {
   // No in-band evidence: the two legs clear within a second of each other.
-  const Outcome o = run(inbound(0, "3125550000", "2125550199", 100) +
-                            outbound(20, "2125550199", "13125557777", 76),
-                        kRemoteAccess);
+  const Outcome o = run(
+      inbound(0, "3125550000", "2125550199", 100) + outbound(20, "2125550199", "13125557777", 76),
+      kRemoteAccess);
   const auto td = o.of(Category::ThroughDial);
   ASSERT_EQ(td.size(), 1u) << o.dump();
   EXPECT_EQ(td[0].severity, Severity::Critical);
@@ -377,16 +384,16 @@ TEST(RulesScenarios, ThroughDialLegsEndingTogether) {
   EXPECT_EQ(o.record_to("2125550199")->alerts, std::vector<std::string>{"through_dial"});
   EXPECT_EQ(o.record_to("13125557777")->alerts, std::vector<std::string>{"through_dial"});
   // Ending 20 s apart is ordinary.
-  const Outcome apart = run(inbound(0, "3125550000", "2125550199", 100) +
-                                outbound(20, "2125550120", "13125557777", 56),
-                            kRemoteAccess);
+  const Outcome apart = run(
+      inbound(0, "3125550000", "2125550199", 100) + outbound(20, "2125550120", "13125557777", 56),
+      kRemoteAccess);
   EXPECT_TRUE(apart.notices.empty()) << apart.dump();
 }
 
 TEST(RulesScenarios, ThroughDialAfterHoursIsSuspectAtOnce) {
-  const Outcome o = run(inbound(0, "3125550000", "2125550199", 300) +
-                            outbound(20, "2125550199", "12125557777", 30),
-                        kRemoteAccess, "2027-01-05T23:00:00Z");
+  const Outcome o = run(
+      inbound(0, "3125550000", "2125550199", 300) + outbound(20, "2125550199", "12125557777", 30),
+      kRemoteAccess, "2027-01-05T23:00:00Z");
   const auto td = o.of(Category::ThroughDial);
   ASSERT_EQ(td.size(), 1u) << o.dump();
   EXPECT_EQ(td[0].severity, Severity::Warning);
@@ -409,11 +416,14 @@ TEST(RulesScenarios, TrunkToTrunkWithoutRemoteAccessNumbers) {
   EXPECT_EQ(o.record_to("011442079460000")->alerts, std::vector<std::string>{"trunk_to_trunk"});
   // Not a bridge: a domestic outbound leg; the second leg to end cleared by the carrier; an
   // outbound call placed long after the inbound answer.
-  EXPECT_TRUE(run(inbound(0, "3125550000", "2125550100", 100) + outbound(20, "2125550100", "13125557777", 76.5))
+  EXPECT_TRUE(run(inbound(0, "3125550000", "2125550100", 100) +
+                  outbound(20, "2125550100", "13125557777", 76.5))
                   .notices.empty());
-  EXPECT_TRUE(run(inbound(0, "3125550000", "2125550100", 100) + outbound(20, "2125550100", "011442079460000", 75.5))
+  EXPECT_TRUE(run(inbound(0, "3125550000", "2125550100", 100) +
+                  outbound(20, "2125550100", "011442079460000", 75.5))
                   .notices.empty());
-  EXPECT_TRUE(run(inbound(0, "3125550000", "2125550100", 200) + outbound(100, "2125550100", "011442079460000", 96.5))
+  EXPECT_TRUE(run(inbound(0, "3125550000", "2125550100", 200) +
+                  outbound(100, "2125550100", "011442079460000", 96.5))
                   .notices.empty());
 }
 
@@ -421,8 +431,9 @@ TEST(RulesScenarios, TrunkToTrunkWithoutRemoteAccessNumbers) {
 
 TEST(RulesScenarios, WangiriCallback) {
   // One ring from the Bahamas, unanswered; someone calls back two hours later.
-  const std::string missed = "[[call]]\nat = 0\nspan = 2\ndirection = \"inbound\"\ncalling = \"2425551234\"\n"
-                             "called = \"2125550100\"\nring = 1\ntalk = 3\ncause = 16\ncleared_by = \"carrier\"\n";
+  const std::string missed =
+      "[[call]]\nat = 0\nspan = 2\ndirection = \"inbound\"\ncalling = \"2425551234\"\n"
+      "called = \"2125550100\"\nring = 1\ntalk = 3\ncause = 16\ncleared_by = \"carrier\"\n";
   const Outcome o = run(missed + outbound(7200, "2125550100", "12425551234", 120) +
                         outbound(7400, "2125550101", "12425550000", 60));
   const auto w = o.of(Category::WangiriCallback);
@@ -432,8 +443,9 @@ TEST(RulesScenarios, WangiriCallback) {
   EXPECT_EQ(w[0].identifier, "wangiri_callback:12425551234");
   EXPECT_EQ(o.notices.size(), 1u) << o.dump();  // international in business hours: allowed
   // An answered call from the same number makes the callback ordinary.
-  const std::string answered = "[[call]]\nat = 0\nspan = 2\ndirection = \"inbound\"\ncalling = \"2425551234\"\n"
-                               "called = \"2125550100\"\nanswer_after = 1\ntalk = 60\n";
+  const std::string answered =
+      "[[call]]\nat = 0\nspan = 2\ndirection = \"inbound\"\ncalling = \"2425551234\"\n"
+      "called = \"2125550100\"\nanswer_after = 1\ntalk = 60\n";
   EXPECT_TRUE(run(answered + outbound(7200, "2125550100", "12425551234", 120)).notices.empty());
 }
 
@@ -441,13 +453,15 @@ TEST(RulesScenarios, WangiriCallback) {
 
 TEST(RulesScenarios, SpanDownForMoreThanAMinute) {
   std::string error;
-  auto s = sim::parse_scenario(
-      "[scenario]\nstart = \"2027-01-05T10:00:00Z\"\n[[span]]\nid = 1\n" + outbound(0, "2125550100", "2125557777", 200),
-      "down.toml", error);
+  auto s = sim::parse_scenario("[scenario]\nstart = \"2027-01-05T10:00:00Z\"\n[[span]]\nid = 1\n" +
+                                   outbound(0, "2125550100", "2125557777", 200),
+                               "down.toml", error);
   ASSERT_TRUE(s) << error;
   const auto t0 = *hal::parse_time("2027-01-05T10:00:00Z");
-  hal::LineEvent down{1, t0 + std::chrono::seconds(10), hal::LineEventType::DChanDown, hal::Side::Pbx, 0};
-  hal::LineEvent up{1, t0 + std::chrono::seconds(150), hal::LineEventType::DChanUp, hal::Side::Pbx, 0};
+  hal::LineEvent down{1, t0 + std::chrono::seconds(10), hal::LineEventType::DChanDown,
+                      hal::Side::Pbx, 0};
+  hal::LineEvent up{1, t0 + std::chrono::seconds(150), hal::LineEventType::DChanUp, hal::Side::Pbx,
+                    0};
   const Outcome o = run(*s, "", {down, up});
   ASSERT_EQ(o.notices.size(), 1u) << o.dump();
   EXPECT_EQ(o.notices[0].category, Category::SpanDown);

@@ -191,8 +191,7 @@ exec = ["/usr/local/bin/page-admin", "{category}"]
   EXPECT_EQ(rule.exec, (std::vector<std::string>{"/usr/local/bin/page-admin", "{category}"}));
   // Paris: 12:30 local on a Monday is the lunch break; 09:30 on Saturday is open.
   EXPECT_EQ(c.calendar.window(*hal::parse_time("2027-01-04T11:30:00Z")), TimeWindow::AfterHours);
-  EXPECT_EQ(c.calendar.window(*hal::parse_time("2027-01-09T08:30:00Z")),
-            TimeWindow::BusinessHours);
+  EXPECT_EQ(c.calendar.window(*hal::parse_time("2027-01-09T08:30:00Z")), TimeWindow::BusinessHours);
   EXPECT_EQ(c.calendar.window(*hal::parse_time("2027-01-01T10:00:00Z")), TimeWindow::Holiday);
   // National numbers get the site's country code; the site's high-risk prefix applies.
   const NumberInfo n = c.classifier.classify("0836123456");
@@ -225,27 +224,34 @@ TEST(RulesConfig, EveryErrorHasItsPosition) {
                "t.toml:2:16: 'country_code' must be 1-3 digits as a string");
   expect_error("[numbers]\nnanp_international = [\"809\", \"8091\"]\n",
                "t.toml:2:30: 'nanp_international' entries are 3-digit codes");
-  expect_error("[numbers]\npremium = [900]\n", "t.toml:2:12: each entry of 'premium' must be a string");
+  expect_error("[numbers]\npremium = [900]\n",
+               "t.toml:2:12: each entry of 'premium' must be a string");
   expect_error("[numbers]\nhigh_risk_file = \"/nonexistent/hr.toml\"\n",
                "t.toml:2:18: numbers.high_risk_file: cannot read '/nonexistent/hr.toml'");
   expect_error("[lines]\nvoice_only = [\"1:0-40\"]\n",
                "t.toml:2:15: lines.voice_only: '1:0-40' is not SPAN or SPAN:CHANNELS");
   expect_error("[notices]\nsuppress_s = -1\n", "t.toml:2:14: 'suppress_s' must be between 0");
-  expect_error("[notices]\nmask_digits = \"no\"\n", "t.toml:2:15: 'mask_digits' must be true or false");
-  expect_error("[detectors]\nbrute_forse = {}\n", "t.toml:2:1: unknown key 'brute_forse' in [detectors]");
+  expect_error("[notices]\nmask_digits = \"no\"\n",
+               "t.toml:2:15: 'mask_digits' must be true or false");
+  expect_error("[detectors]\nbrute_forse = {}\n",
+               "t.toml:2:1: unknown key 'brute_forse' in [detectors]");
   expect_error("[detectors.brute_force]\nwarning = 11\n",
                "t.toml:1:1: 'detectors.brute_force': warning (11) must not be above critical (10)");
-  expect_error("[detectors.brute_force]\nwarning = 2.5\n", "t.toml:2:11: 'warning' must be an integer");
+  expect_error("[detectors.brute_force]\nwarning = 2.5\n",
+               "t.toml:2:11: 'warning' must be an integer");
   expect_error("[detectors.concurrency.classes]\nintl = { warning = 1 }\n",
                "t.toml:2:1: unknown class 'intl' in detectors.concurrency.classes");
   expect_error("[detectors.concurrency.classes]\npremium = { warning = 1, critcal = 2 }\n",
                "t.toml:2:26: unknown key 'critcal' in detectors.concurrency.classes.premium");
   expect_error("[detectors.call_rate.per_prefix]\nclasses = [\"international\", \"satellite\"]\n",
                "t.toml:2:29: unknown class 'satellite'");
-  expect_error("[detectors.span_down]\nafter_s = \"60\"\n", "t.toml:2:11: 'after_s' must be a number");
+  expect_error("[detectors.span_down]\nafter_s = \"60\"\n",
+               "t.toml:2:11: 'after_s' must be a number");
   expect_error("[[profile]]\nnumbers = [\"1*\"]\n", "t.toml:1:1: a profile needs a 'name'");
-  expect_error("[[profile]]\nname = \"a\"\nnumbers = [\"1*\"]\n[[profile]]\nname = \"a\"\nnumbers = [\"2*\"]\n",
-               "t.toml:5:8: there is already a profile named 'a'");
+  expect_error(
+      "[[profile]]\nname = \"a\"\nnumbers = [\"1*\"]\n[[profile]]\nname = \"a\"\nnumbers = "
+      "[\"2*\"]\n",
+      "t.toml:5:8: there is already a profile named 'a'");
   expect_error("[[profile]]\nname = \"a\"\nnumbers = [\"1*\"]\nallowed_classes = [\"intl\"]\n",
                "t.toml:4:20: unknown class 'intl'");
   expect_error("[[profile]]\nname = \"a\"\nnumbers = [\"1*\"]\nhours = \"Mon-Fri 09:00\"\n",
@@ -254,16 +260,20 @@ TEST(RulesConfig, EveryErrorHasItsPosition) {
                "t.toml:3:11: the default profile takes every number");
   expect_error("[[policy]]\ncategory = \"toll_fraud\"\naction = \"alert\"\n",
                "t.toml:2:12: unknown category 'toll_fraud'");
-  expect_error("[[policy]]\naction = [\"alert\", \"email\"]\n", "t.toml:2:20: unknown action 'email'");
-  expect_error("[[policy]]\nprofile = \"vip\"\naction = \"log\"\n", "t.toml:2:11: unknown profile 'vip'");
-  expect_error("[[policy]]\nwindow = \"night\"\naction = \"log\"\n", "t.toml:2:10: unknown window 'night'");
+  expect_error("[[policy]]\naction = [\"alert\", \"email\"]\n",
+               "t.toml:2:20: unknown action 'email'");
+  expect_error("[[policy]]\nprofile = \"vip\"\naction = \"log\"\n",
+               "t.toml:2:11: unknown profile 'vip'");
+  expect_error("[[policy]]\nwindow = \"night\"\naction = \"log\"\n",
+               "t.toml:2:10: unknown window 'night'");
   expect_error("[[policy]]\ncall_type = \"video\"\naction = \"log\"\n",
                "t.toml:2:13: unknown call_type 'video'");
   expect_error("[[policy]]\ndirection = \"out\"\naction = \"log\"\n",
                "t.toml:2:13: 'direction' must be \"outbound\", \"inbound\" or \"any\"");
   expect_error("[[policy]]\nmin_severity = \"high\"\naction = \"log\"\n",
                "t.toml:2:16: 'min_severity' must be \"info\", \"warning\" or \"critical\"");
-  expect_error("[[policy]]\ncategory = \"premium\"\n", "t.toml:1:1: policy rule 'rule-1' needs an 'action'");
+  expect_error("[[policy]]\ncategory = \"premium\"\n",
+               "t.toml:1:1: policy rule 'rule-1' needs an 'action'");
   expect_error("[[policy]]\naction = [\"allow\", \"log\"]\n",
                "t.toml:2:10: 'allow' cannot be combined with other actions");
   expect_error("[[policy]]\naction = \"exec\"\nexec = [\"notify-admin\"]\n",
@@ -271,7 +281,8 @@ TEST(RulesConfig, EveryErrorHasItsPosition) {
   expect_error("[[policy]]\naction = \"alert\"\nexec = [\"/bin/true\"]\n",
                "t.toml:3:8: 'exec' is set but 'action' has no \"exec\"");
   expect_error("[[policy]]\naction = \"exec\"\n", "t.toml:2:10: action \"exec\" needs 'exec'");
-  expect_error("[[policy]]\nactoin = \"log\"\naction = \"log\"\n", "t.toml:2:1: unknown key 'actoin' in [[policy]]");
+  expect_error("[[policy]]\nactoin = \"log\"\naction = \"log\"\n",
+               "t.toml:2:1: unknown key 'actoin' in [[policy]]");
   expect_error("policy = 3\n", "t.toml:1:10: 'policy' must be an array of tables");
   // TOML syntax errors come from the parser, with its position.
   expect_error("[site]\ntimezone = \"UTC\n", "t.toml:2:");
@@ -288,14 +299,16 @@ action = "explode"
 )");
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.errors.size(), 4u) << joined(r.errors);
-  EXPECT_TRUE(r.errors[0].starts_with("t.toml:2:12: site.timezone: unknown time zone")) << r.errors[0];
+  EXPECT_TRUE(r.errors[0].starts_with("t.toml:2:12: site.timezone: unknown time zone"))
+      << r.errors[0];
   EXPECT_TRUE(r.errors[1].starts_with("t.toml:3:1: unknown key 'colour'")) << r.errors[1];
   EXPECT_TRUE(r.errors[2].starts_with("t.toml:5:12: 'window_s' must be between 1")) << r.errors[2];
   EXPECT_TRUE(r.errors[3].starts_with("t.toml:7:10: unknown action 'explode'")) << r.errors[3];
 }
 
 TEST(RulesConfig, HighRiskFileErrorsPointIntoThatFile) {
-  const auto dir = std::filesystem::temp_directory_path() / ("tw-rules-cfg-" + std::to_string(getpid()));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("tw-rules-cfg-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "hr.toml") << "[[destination]]\nname = \"X\"\nprefixes = [\"+53\"]\n"
                                     "[[destination]]\nname = \"Y\"\nranges = [\"4490-449\"]\n";
@@ -303,8 +316,9 @@ TEST(RulesConfig, HighRiskFileErrorsPointIntoThatFile) {
   // A relative path is relative to the config file.
   const ConfigResult r = load_config((dir / "site.toml").string(), options());
   ASSERT_EQ(r.errors.size(), 2u) << joined(r.errors);
-  EXPECT_EQ(r.errors[0], (dir / "hr.toml").string() +
-                             ":3:13: a prefix must be a string of digits (E.164 without '+', \"53\")");
+  EXPECT_EQ(r.errors[0],
+            (dir / "hr.toml").string() +
+                ":3:13: a prefix must be a string of digits (E.164 without '+', \"53\")");
   EXPECT_TRUE(r.errors[1].starts_with((dir / "hr.toml").string() + ":6:11: a range must be"))
       << r.errors[1];
   std::filesystem::remove_all(dir);
@@ -352,24 +366,28 @@ TEST(RulesConfig, SetErrorsNameTheOverride) {
                {"notices.mask_digits=3"});
   expect_error("", "--set site.timezone=Mars: site.timezone: unknown time zone 'Mars'",
                {"site.timezone=Mars"});
-  expect_error("", "--set policy.0.action=log: there is no [[policy]] entry 0", {"policy.0.action=log"});
+  expect_error("", "--set policy.0.action=log: there is no [[policy]] entry 0",
+               {"policy.0.action=log"});
   expect_error("[[policy]]\naction = \"log\"\n",
                "--set policy.3.action=log: there is no [[policy]] entry 3 (1 in the file",
                {"policy.3.action=log"});
   expect_error("", "--set detectors.warp_drive.enabled=true: unknown key",
                {"detectors.warp_drive.enabled=true"});
-  expect_error("", "--set site.business_hours=Mon-Fri 18:00-08:00: site.business_hours: bad time range",
+  expect_error("",
+               "--set site.business_hours=Mon-Fri 18:00-08:00: site.business_hours: bad time range",
                {"site.business_hours=Mon-Fri 18:00-08:00"});
 }
 
 TEST(RulesConfig, KeysListCoversTheSchema) {
   const auto keys = config_keys();
   auto has = [&](const std::string& k) {
-    return std::any_of(keys.begin(), keys.end(), [&](const std::string& s) { return s.starts_with(k + " "); });
+    return std::any_of(keys.begin(), keys.end(),
+                       [&](const std::string& s) { return s.starts_with(k + " "); });
   };
-  for (const char* k : {"site.timezone", "site.business_hours", "site.holidays", "site.remote_access",
-                        "numbers.high_risk_file", "lines.voice_only", "notices.suppress_s",
-                        "detectors.*.enabled", "profile.#.hours", "policy.#.action"})
+  for (const char* k :
+       {"site.timezone", "site.business_hours", "site.holidays", "site.remote_access",
+        "numbers.high_risk_file", "lines.voice_only", "notices.suppress_s", "detectors.*.enabled",
+        "profile.#.hours", "policy.#.action"})
     EXPECT_TRUE(has(k)) << k;
 }
 

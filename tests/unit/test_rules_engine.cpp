@@ -66,8 +66,8 @@ std::shared_ptr<const Config> config(const std::string& toml, std::vector<std::s
 std::uint16_t next_ref = 1;
 
 // A call: times are seconds from kT0; answer < 0 = unanswered.
-CallRecord call(Direction dir, std::string calling, std::string called, double start,
-                double answer, double end, int channel = 0) {
+CallRecord call(Direction dir, std::string calling, std::string called, double start, double answer,
+                double end, int channel = 0) {
   CallRecord r;
   r.span = 1;
   r.channel = channel ? channel : 1 + (next_ref % 23);
@@ -145,13 +145,16 @@ struct Harness {
     };
     std::vector<Ev> evs;
     for (const CallRecord& r : calls_in) {
-      evs.push_back({*r.start, calls::CallEventType::Started, staged(r, calls::CallEventType::Started)});
+      evs.push_back(
+          {*r.start, calls::CallEventType::Started, staged(r, calls::CallEventType::Started)});
       if (r.answer)
-        evs.push_back({*r.answer, calls::CallEventType::Answered, staged(r, calls::CallEventType::Answered)});
+        evs.push_back(
+            {*r.answer, calls::CallEventType::Answered, staged(r, calls::CallEventType::Answered)});
       // RELEASE COMPLETE comes a moment after the first clearing message.
       evs.push_back({*r.end + 50ms, calls::CallEventType::Ended, r});
     }
-    std::stable_sort(evs.begin(), evs.end(), [](const Ev& a, const Ev& b) { return a.time < b.time; });
+    std::stable_sort(evs.begin(), evs.end(),
+                     [](const Ev& a, const Ev& b) { return a.time < b.time; });
     for (const Ev& e : evs) event(e.type, e.record, e.time);
   }
   void line(hal::LineEventType type, double at_s, std::uint32_t alarms = 0) {
@@ -191,7 +194,8 @@ TEST(RulesEngine, CallForwardOutToInternationalRightAfterAnInboundCall) {
   EXPECT_EQ(cf[0].identifier, "call_forward:2125550150:critical");
   // The odd international call in business hours is not a notice at all.
   EXPECT_EQ(h.notices.got.size(), 1u) << h.notices.dump();
-  EXPECT_EQ(alerts(h.records.by_called("011442079460000")), std::vector<std::string>{"call_forward"});
+  EXPECT_EQ(alerts(h.records.by_called("011442079460000")),
+            std::vector<std::string>{"call_forward"});
   EXPECT_EQ(alerts(h.records.by_called("2125550150")), std::vector<std::string>{"call_forward"});
 }
 
@@ -363,7 +367,8 @@ TEST(RulesEngine, EmergencyCallsAreNeverHungUp) {
 
 TEST(RulesEngine, HangupIsOnlyRecordedWhenNotInline) {
   Harness h(config(kHangupOnSpanLoad, {"notices.suppress_s=0"}));
-  h.play({outbound("2125550100", "9911", 0, 1, 60), outbound("2125550101", "12125557777", 100, 101, 160)});
+  h.play({outbound("2125550100", "9911", 0, 1, 60),
+          outbound("2125550101", "12125557777", 100, 101, 160)});
   h.finish();
   const auto c = h.notices.of(Category::Concurrency);
   ASSERT_EQ(c.size(), 2u) << h.notices.dump();
@@ -376,10 +381,10 @@ TEST(RulesEngine, HangupIsOnlyRecordedWhenNotInline) {
 TEST(RulesEngine, SameIdentifierIsSuppressedForTheInterval) {
   Harness h(config("", {"notices.suppress_s=600"}));
   h.play({outbound("2125550100", "19005551234", 0, 2, 30),
-          outbound("2125550100", "19005551234", 60, 62, 90),      // same: suppressed
-          outbound("2125550100", "19005550000", 120, 122, 150),   // another number
-          outbound("2125550100", "19005551234", 300, 302, 330),   // suppressed
-          outbound("2125550100", "19005551234", 700, 702, 730)}); // after the interval
+          outbound("2125550100", "19005551234", 60, 62, 90),       // same: suppressed
+          outbound("2125550100", "19005550000", 120, 122, 150),    // another number
+          outbound("2125550100", "19005551234", 300, 302, 330),    // suppressed
+          outbound("2125550100", "19005551234", 700, 702, 730)});  // after the interval
   h.finish();
   const auto p = h.notices.of(Category::Premium);
   ASSERT_EQ(p.size(), 3u) << h.notices.dump();
@@ -392,7 +397,8 @@ TEST(RulesEngine, SameIdentifierIsSuppressedForTheInterval) {
   EXPECT_EQ(p[0].rule, "premium");
   EXPECT_EQ(p[0].severity, Severity::Critical);  // the default profile does not allow premium
   // Suppressed or not, every call records what was raised on it.
-  for (const CallRecord& r : h.records.ended) EXPECT_EQ(r.alerts, std::vector<std::string>{"premium"});
+  for (const CallRecord& r : h.records.ended)
+    EXPECT_EQ(r.alerts, std::vector<std::string>{"premium"});
 }
 
 TEST(RulesEngine, LowSeverityNoticesGoToAPeriodicDigest) {
@@ -400,7 +406,8 @@ TEST(RulesEngine, LowSeverityNoticesGoToAPeriodicDigest) {
                         "detectors.call_rate.per_source.critical=0", "notices.digest_s=600"}));
   std::vector<CallRecord> calls;
   for (int i = 0; i < 4; ++i)
-    calls.push_back(outbound("2125550100", "1212555700" + std::to_string(i), i * 10, i * 10 + 2, i * 10 + 5));
+    calls.push_back(
+        outbound("2125550100", "1212555700" + std::to_string(i), i * 10, i * 10 + 2, i * 10 + 5));
   h.play(calls);
   ASSERT_EQ(h.notices.got.size(), 1u) << h.notices.dump();
   const Notice& n = h.notices.got[0];
@@ -441,7 +448,8 @@ name = "intl-log"
 category = "international"
 action = "log"
 )"));
-  h.play({outbound("2125550100", "19005551234", 0, 2, 30), outbound("2125550101", "19005551234", 40, 42, 70),
+  h.play({outbound("2125550100", "19005551234", 0, 2, 30),
+          outbound("2125550101", "19005551234", 40, 42, 70),
           outbound("2125550101", "011442079460000", 80, 82, 90)});
   h.finish();
   ASSERT_EQ(h.notices.got.size(), 2u) << h.notices.dump();
@@ -463,9 +471,9 @@ allowed_classes = ["emergency", "local", "national", "toll_free"]
 hours = "business_hours"
 allowlist = ["0114420794*"]
 )"));
-  h.play({outbound("2125550111", "011331234567", 0, 2, 30),         // not allowed: critical
-          outbound("2125550111", "0114420794600", 40, 42, 50),      // allowlisted
-          outbound("2125550120", "011331234567", 60, 62, 70)});     // default profile: silent
+  h.play({outbound("2125550111", "011331234567", 0, 2, 30),      // not allowed: critical
+          outbound("2125550111", "0114420794600", 40, 42, 50),   // allowlisted
+          outbound("2125550120", "011331234567", 60, 62, 70)});  // default profile: silent
   h.play({outbound("2125550112", "12125557777", 9 * 3600, 9 * 3600 + 2, 9 * 3600 + 30)});  // 19:00
   h.play({outbound("2125550112", "911", 9 * 3600 + 60, 9 * 3600 + 62, 9 * 3600 + 90)});
   h.finish();
@@ -552,8 +560,10 @@ TEST(RulesEngine, DailyMinutesResetAtLocalMidnight) {
   // 2027-01-05 23:40 EST is 2027-01-06T04:40Z: the same UTC day as everything below.
   const double base = 18 * 3600 + 40 * 60;  // kT0 + 18:40 = 04:40Z next day
   h.play({outbound("2125550100", "011442079460000", base, base, base + 15 * 60)});
-  h.play({outbound("2125550100", "011442079460001", base + 18 * 60, base + 18 * 60, base + 26 * 60)});
-  h.play({outbound("2125550100", "011442079460002", base + 30 * 60, base + 30 * 60, base + 40 * 60)});
+  h.play(
+      {outbound("2125550100", "011442079460001", base + 18 * 60, base + 18 * 60, base + 26 * 60)});
+  h.play(
+      {outbound("2125550100", "011442079460002", base + 30 * 60, base + 30 * 60, base + 40 * 60)});
   h.finish();
   const auto m = h.notices.of(Category::MinutesCap);
   ASSERT_EQ(m.size(), 2u) << h.notices.dump();
@@ -577,6 +587,93 @@ TEST(RulesEngine, RunningCallsReachTheCapBeforeTheyEnd) {
   EXPECT_GE(m[0].time, t(5 + 20 * 60));
 }
 
+// The default policy table, rule by rule: which notices alert, which are silent.
+TEST(RulesPolicy, DefaultTable) {
+  const auto rules = default_policy();
+  struct Row {
+    Category category;
+    Severity severity;
+    TimeWindow window;
+    const char* rule;
+    std::vector<Action> actions;
+  };
+  using C = Category;
+  using S = Severity;
+  using W = TimeWindow;
+  const Row rows[] = {
+      {C::HighRiskDestination,
+       S::Warning,
+       W::BusinessHours,
+       "high-risk-destination",
+       {Action::Alert}},
+      {C::Premium, S::Warning, W::BusinessHours, "premium", {Action::Alert}},
+      {C::International,
+       S::Critical,
+       W::BusinessHours,
+       "international-not-allowed",
+       {Action::Alert}},
+      {C::International, S::Info, W::AfterHours, "international-after-hours", {Action::Alert}},
+      {C::International, S::Info, W::Holiday, "international-after-hours", {Action::Alert}},
+      {C::International,
+       S::Info,
+       W::BusinessHours,
+       "international-business-hours",
+       {Action::Allow}},
+      {C::ThroughDial,
+       S::Critical,
+       W::BusinessHours,
+       "through-dial",
+       {Action::Alert, Action::Hangup}},
+      {C::TrunkToTrunk,
+       S::Critical,
+       W::BusinessHours,
+       "through-dial",
+       {Action::Alert, Action::Hangup}},
+      {C::ThroughDial, S::Warning, W::AfterHours, "through-dial-suspect", {Action::Alert}},
+      {C::BruteForce, S::Warning, W::BusinessHours, "remote-access-abuse", {Action::Alert}},
+      {C::SequentialShortCalls,
+       S::Critical,
+       W::BusinessHours,
+       "remote-access-abuse",
+       {Action::Alert}},
+      {C::CallForward, S::Warning, W::BusinessHours, "call-forward", {Action::Alert}},
+      {C::WangiriCallback, S::Critical, W::BusinessHours, "wangiri-callback", {Action::Alert}},
+      {C::FaxOnVoiceLine, S::Warning, W::BusinessHours, "fax-modem-on-voice-line", {Action::Alert}},
+      {C::ModemOnVoiceLine,
+       S::Warning,
+       W::BusinessHours,
+       "fax-modem-on-voice-line",
+       {Action::Alert}},
+      {C::AfterHours, S::Warning, W::AfterHours, "after-hours", {Action::Alert}},
+      {C::Concurrency, S::Critical, W::BusinessHours, "capacity-critical", {Action::Alert}},
+      {C::MinutesCap, S::Critical, W::BusinessHours, "capacity-critical", {Action::Alert}},
+      {C::CallRate, S::Warning, W::BusinessHours, "capacity-warning", {Action::Digest}},
+      {C::SpanDown, S::Critical, W::BusinessHours, "span-down", {Action::Alert}},
+      {C::CallForward, S::Info, W::BusinessHours, "log-the-rest", {Action::Log}},
+      {C::AfterHours, S::Info, W::BusinessHours, "log-the-rest", {Action::Log}},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(std::string(to_string(row.category)) + " " + std::string(to_string(row.severity)));
+    PolicyInput in;
+    in.category = row.category;
+    in.severity = row.severity;
+    in.window = row.window;
+    in.has_call = true;
+    const PolicyRule* r = decide(rules, in);
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->name, row.rule);
+    EXPECT_EQ(r->actions, row.actions);
+  }
+}
+
+TEST(RulesEngine, WithoutTheDefaultTableUnmatchedNoticesAreLogged) {
+  Harness h(config("[notices]\ndefault_policy = false\n"));
+  h.play({outbound("2125550100", "19005551234", 0, 2, 30)});
+  ASSERT_EQ(h.notices.got.size(), 1u);
+  EXPECT_EQ(h.notices.got[0].rule, "(no rule)");
+  EXPECT_EQ(h.notices.got[0].actions, std::vector<std::string>{"log"});
+}
+
 TEST(RulesEngine, NoticeJsonLine) {
   Notice n;
   n.time = t(1.5);
@@ -592,12 +689,13 @@ TEST(RulesEngine, NoticeJsonLine) {
   n.call.calling = "2125550199";
   n.call.called = "0114420794600";
   n.call.direction = Direction::Outbound;
-  EXPECT_EQ(to_json_line(n),
-            R"({"time":"2027-01-05T10:00:01.500Z","category":"through_dial","severity":"critical",)"
-            R"("rule":"through-dial","actions":["alert","would_hangup"],"message":"say \"hi\"\\ \u0001",)"
-            R"("identifier":"through_dial:span1:2125550199:critical","span":1,"channel":4,)"
-            R"("start":"2027-01-05T10:00:00.000Z","calling":"2125550199","called":"0114420794600",)"
-            R"("direction":"outbound","repeats":0})");
+  EXPECT_EQ(
+      to_json_line(n),
+      R"({"time":"2027-01-05T10:00:01.500Z","category":"through_dial","severity":"critical",)"
+      R"("rule":"through-dial","actions":["alert","would_hangup"],"message":"say \"hi\"\\ \u0001",)"
+      R"("identifier":"through_dial:span1:2125550199:critical","span":1,"channel":4,)"
+      R"("start":"2027-01-05T10:00:00.000Z","calling":"2125550199","called":"0114420794600",)"
+      R"("direction":"outbound","repeats":0})");
   Notice span_down;
   span_down.category = Category::SpanDown;
   span_down.call.span = 2;

@@ -41,10 +41,11 @@ class RulesExec : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::shared_ptr<const Config> config(const std::string& extra_argv, double timeout = 30) {
-    const std::string toml = "[notices]\nexec_timeout_s = " + std::to_string(timeout) +
-                             "\n[[policy]]\ncategory = \"premium\"\naction = [\"alert\", \"exec\"]\n"
-                             "exec = [\"" + hook_ + "\", \"" + (dir_ / "out").string() + "\"" +
-                             extra_argv + "]\n";
+    const std::string toml =
+        "[notices]\nexec_timeout_s = " + std::to_string(timeout) +
+        "\n[[policy]]\ncategory = \"premium\"\naction = [\"alert\", \"exec\"]\n"
+        "exec = [\"" +
+        hook_ + "\", \"" + (dir_ / "out").string() + "\"" + extra_argv + "]\n";
     ConfigOptions o;
     o.high_risk_search = {};
     ConfigResult r = parse_config(toml, "exec.toml", o);
@@ -91,11 +92,12 @@ class RulesExec : public ::testing::Test {
 TEST_F(RulesExec, HostileNamesArriveAsLiteralArguments) {
   const std::string pwned = (dir_ / "pwned").string();
   // As the call tracker stores it: printable ASCII survives sanitizing, control bytes do not.
-  const std::string name = calls::sanitize_wire_text(
-      "x$(touch " + pwned + ")`touch " + pwned + "`'; touch " + pwned + "; echo '\n\x1b[2J{called}");
+  const std::string name =
+      calls::sanitize_wire_text("x$(touch " + pwned + ")`touch " + pwned + "`'; touch " + pwned +
+                                "; echo '\n\x1b[2J{called}");
   ASSERT_EQ(name.find('\n'), std::string::npos);
-  const auto notices =
-      run(config(", \"{calling_name}\", \"name={calling_name}\", \"{called}\", \"{category}\""), name);
+  const auto notices = run(
+      config(", \"{calling_name}\", \"name={calling_name}\", \"{called}\", \"{category}\""), name);
   ASSERT_EQ(notices.size(), 1u);
   EXPECT_EQ(notices[0].actions, (std::vector<std::string>{"alert", "exec"}));
   EXPECT_EQ(stats_.hooks, 1u);
@@ -119,8 +121,9 @@ TEST_F(RulesExec, ArgvAndEnvironmentBuilders) {
   n.call.called = "18765551234";
   n.call.calling_name = "{message}";
   n.call.direction = calls::Direction::Outbound;
-  EXPECT_EQ(hook_argv({"/bin/x", "{span}/{channel}", "{calling_name}", "{message}", "{nope}", "{"}, n),
-            (std::vector<std::string>{"/bin/x", "2/9", "{message}", "say $(id)", "{nope}", "{"}));
+  EXPECT_EQ(
+      hook_argv({"/bin/x", "{span}/{channel}", "{calling_name}", "{message}", "{nope}", "{"}, n),
+      (std::vector<std::string>{"/bin/x", "2/9", "{message}", "say $(id)", "{nope}", "{"}));
   const auto env = hook_env(n);
   EXPECT_EQ(env[0].substr(0, 5), "PATH=");
   EXPECT_NE(std::find(env.begin(), env.end(), "TW_MESSAGE=say $(id)"), env.end());

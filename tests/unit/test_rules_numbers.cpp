@@ -10,7 +10,8 @@ namespace {
 
 Classifier shipped(NumberingPlan plan = {}) {
   std::vector<std::string> errors;
-  auto list = load_high_risk(std::string(TW_SOURCE_DIR) + "/data/high-risk-destinations.toml", errors);
+  auto list =
+      load_high_risk(std::string(TW_SOURCE_DIR) + "/data/high-risk-destinations.toml", errors);
   EXPECT_TRUE(list.has_value());
   EXPECT_TRUE(errors.empty());
   return Classifier(std::move(plan), list.value_or(HighRiskList{}));
@@ -41,9 +42,9 @@ TEST(RulesNumbers, NorthAmericanDialing) {
       {"19005551234", NumberClass::Premium, "19005551234"},
       {"9005551234", NumberClass::Premium, "19005551234"},
       {"19765551234", NumberClass::Premium, "19765551234"},
-      {"2129761234", NumberClass::Premium, "12129761234"},   // NPA-976-XXXX
+      {"2129761234", NumberClass::Premium, "12129761234"},  // NPA-976-XXXX
       {"12129761234", NumberClass::Premium, "12129761234"},
-      {"9761234", NumberClass::Premium, ""},                 // 976-XXXX locally
+      {"9761234", NumberClass::Premium, ""},  // 976-XXXX locally
       {"011442079460000", NumberClass::International, "442079460000"},
       {"00442079460000", NumberClass::International, "442079460000"},
       {"+442079460000", NumberClass::International, "442079460000"},
@@ -97,13 +98,13 @@ TEST(RulesNumbers, HighRiskListCountriesRangesAndLongestMatch) {
       {"0112521234567", "Somalia"},
       {"0118816123456", "Global Mobile Satellite System"},
       {"0118821234567", "International Networks"},
-      {"011442079460000", ""},                                   // London: ordinary
-      {"01144909879000", "United Kingdom premium rate (09)"},   // +44 9
-      {"0113290512345", "Belgium premium rate (0900-0909)"},    // range, inside
-      {"0113290012345", "Belgium premium rate (0900-0909)"},    // range, lower bound
-      {"0113290912345", "Belgium premium rate (0900-0909)"},    // range, upper bound
-      {"0113291012345", ""},                                     // just above the range
-      {"011322123456", ""},                                      // Brussels
+      {"011442079460000", ""},                                 // London: ordinary
+      {"01144909879000", "United Kingdom premium rate (09)"},  // +44 9
+      {"0113290512345", "Belgium premium rate (0900-0909)"},   // range, inside
+      {"0113290012345", "Belgium premium rate (0900-0909)"},   // range, lower bound
+      {"0113290912345", "Belgium premium rate (0900-0909)"},   // range, upper bound
+      {"0113291012345", ""},                                   // just above the range
+      {"011322123456", ""},                                    // Brussels
       {"0113989912345", "Italy premium rate (89x)"},
       {"0114190012345", "Switzerland premium rate (0900, 0901, 0906)"},
       {"0114190212345", ""},
@@ -145,9 +146,11 @@ ranges = ["4470-4472"]
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0], "hr.toml:1:1: destination 'X' has neither 'prefixes' nor 'ranges'");
   errors.clear();
-  EXPECT_FALSE(parse_high_risk("[[destination]]\nname = \"X\"\nprefix = [\"1\"]\n", "hr.toml", errors));
+  EXPECT_FALSE(
+      parse_high_risk("[[destination]]\nname = \"X\"\nprefix = [\"1\"]\n", "hr.toml", errors));
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_TRUE(errors[0].starts_with("hr.toml:3:1: unknown key 'prefix' in a destination")) << errors[0];
+  EXPECT_TRUE(errors[0].starts_with("hr.toml:3:1: unknown key 'prefix' in a destination"))
+      << errors[0];
   errors.clear();
   EXPECT_FALSE(parse_high_risk("countries = []\n", "hr.toml", errors));
   EXPECT_TRUE(errors.at(0).starts_with("hr.toml:1:1: unknown key 'countries'")) << errors[0];
