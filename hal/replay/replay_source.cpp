@@ -1,13 +1,30 @@
 #include "hal/replay/replay_source.hpp"
 
+#include <system_error>
 #include <thread>
 
 namespace tw::hal {
 
 ReplaySource::ReplaySource(ReplayOptions options) : options_(std::move(options)) {}
 
+ReplaySource::~ReplaySource() = default;
+
 std::string ReplaySource::open() {
-  return reader_.open(options_.path);
+  if (std::string err = reader_.open(options_.path); !err.empty()) return err;
+  std::filesystem::path manifest = options_.audio_manifest;
+  if (manifest.empty() && options_.find_audio) {
+    std::error_code ec;
+    const auto beside = audio_manifest_path(options_.path);
+    if (std::filesystem::exists(beside, ec)) manifest = beside;
+  }
+  if (manifest.empty()) return {};
+  std::string error;
+  auto m = read_audio_manifest(manifest, error);
+  if (!m) return error;
+  stats_.audio_files = m->files.size();
+  manifest_in_use_ = manifest.string();
+  audio_ = std::make_unique<AudioPlayback>(std::move(*m));
+  return {};
 }
 
 SourceError ReplaySource::run(SpanSink& sink) {
@@ -17,26 +34,62 @@ SourceError ReplaySource::run(SpanSink& sink) {
   Timestamp last_tick{};
   const auto wall_start = std::chrono::steady_clock::now();
   bool first = true;
+  bool frame_ready = false, frames_done = false;
   SourceError error;
-  while (!stop_) {
-    const ReadStatus status = reader_.next(cf);
-    if (status == ReadStatus::End) break;
-    if (status == ReadStatus::Error) {
-      error.message = reader_.error();
-      break;
-    }
-    ++stats_.records;
-    if (status == ReadStatus::Skipped) {
-      ++stats_.skipped;
-      continue;
-    }
+  AudioChunk chunk;
+  // What every item goes through before the sink sees it: ticks and pacing on source time.
+  auto advance = [&](Timestamp t) {
     if (first) {
-      first_time = last_tick = cf.time;
+      first_time = last_tick = t;
       first = false;
     }
-    if (options_.realtime) {
-      std::this_thread::sleep_until(wall_start + (cf.time - first_time));
+    if (options_.realtime) std::this_thread::sleep_until(wall_start + (t - first_time));
+    if (t - last_tick >= std::chrono::seconds(1)) {
+      sink.on_tick(t);
+      last_tick = t;
     }
+    last_time = t;
+  };
+  while (!stop_) {
+    while (!frame_ready && !frames_done) {
+      const ReadStatus status = reader_.next(cf);
+      if (status == ReadStatus::End) {
+        frames_done = true;
+        break;
+      }
+      if (status == ReadStatus::Error) {
+        error.message = reader_.error();
+        frames_done = true;
+        break;
+      }
+      ++stats_.records;
+      if (status == ReadStatus::Skipped) {
+        ++stats_.skipped;
+        continue;
+      }
+      frame_ready = true;
+    }
+    if (error) break;
+    const std::optional<Timestamp> audio_at = audio_ ? audio_->peek() : std::nullopt;
+    // Audio first on a tie: a chunk is stamped with its first sample, so a frame sent during
+    // that chunk comes after it (as the simulator delivers them).
+    if (audio_at && (!frame_ready || *audio_at <= cf.time)) {
+      if (!audio_->next(chunk)) {
+        error.message = audio_->error();
+        break;
+      }
+      advance(chunk.time);
+      ++stats_.audio_chunks;
+      sink.on_audio(chunk);
+      continue;
+    }
+    if (audio_ && !audio_->error().empty()) {
+      error.message = audio_->error();
+      break;
+    }
+    if (!frame_ready) break;
+    frame_ready = false;
+    advance(cf.time);
     const Role pbx_role = options_.pbx_role.value_or(cf.pbx_role);
     Side from = cf.from;
     if (!cf.direction_known && !cf.bytes.empty()) {
@@ -46,12 +99,7 @@ SourceError ReplaySource::run(SpanSink& sink) {
       const bool pbx_is_network = pbx_role == Role::Network;
       from = sender_is_network == pbx_is_network ? Side::Pbx : Side::Carrier;
     }
-    if (cf.time - last_tick >= std::chrono::seconds(1)) {
-      sink.on_tick(cf.time);
-      last_tick = cf.time;
-    }
     sink.on_frame(DFrame{.span = cf.span, .from = from, .time = cf.time, .bytes = cf.bytes});
-    last_time = cf.time;
   }
   sink.on_line_event(LineEvent{.span = 0, .time = last_time, .type = LineEventType::SourceEnd});
   return error;

@@ -1,11 +1,14 @@
-// Capture replay: a span source fed by a pcap file of D-channel frames.
+// Capture replay: a span source fed by a pcap file of D-channel frames and, when the capture
+// has one, the B-channel audio its manifest names (hal/replay/audio_capture.hpp).
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "hal/replay/audio_capture.hpp"
 #include "hal/replay/pcap_io.hpp"
 #include "trunkwatch/hal/source.hpp"
 
@@ -15,26 +18,40 @@ struct ReplayOptions {
   std::string path;
   bool realtime = false;         // pace frames by their capture timestamps
   std::optional<Role> pbx_role;  // overrides the capture's addr[0]
+  // Audio manifest to merge into the frames. Empty: the one next to the capture
+  // (audio_manifest_path(path)) if it exists, unless `find_audio` is false. (Every new member
+  // has an initializer: callers use designated initializers under -Wextra.)
+  std::string audio_manifest{};
+  bool find_audio = true;
 };
 
 struct ReplayStats {
   std::uint64_t records = 0;
   std::uint64_t skipped = 0;  // records too short for the pseudo-header
+  std::uint64_t audio_files = 0;
+  std::uint64_t audio_chunks = 0;
 };
 
 class ReplaySource final : public SpanSource {
  public:
   explicit ReplaySource(ReplayOptions options);
-  // Opens the file; an empty message means success.
+  ~ReplaySource() override;
+  // Opens the capture and reads its audio manifest (every WAV is checked); an empty message
+  // means success.
   std::string open();
   const std::vector<SpanInfo>& spans() const override { return spans_; }
+  // Frames and 20 ms audio chunks in time order (a chunk before a frame of the same time).
   SourceError run(SpanSink& sink) override;
   void stop() override { stop_ = true; }
   const ReplayStats& stats() const { return stats_; }
+  // The manifest in use, empty when the replay has no audio.
+  const std::string& audio_manifest() const { return manifest_in_use_; }
 
  private:
   ReplayOptions options_;
   PcapReader reader_;
+  std::unique_ptr<AudioPlayback> audio_;
+  std::string manifest_in_use_;
   std::vector<SpanInfo> spans_;
   ReplayStats stats_;
   std::atomic<bool> stop_ = false;

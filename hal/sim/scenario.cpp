@@ -146,6 +146,22 @@ class Reader {
     return v;
   }
 
+  // DTMF keyed in-band: 0-9, *, # and A-D, up to 64 of them.
+  std::optional<std::string> dtmf(const toml::table& t, std::string_view key) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    const auto* s = n->as_string();
+    if (!s) fail(*n, "'" + std::string(key) + "' must be a string of DTMF digits");
+    const std::string& v = s->get();
+    if (v.size() > 64) fail(*n, "'" + std::string(key) + "' is longer than 64 digits");
+    for (char c : v) {
+      if (!std::isdigit(static_cast<unsigned char>(c)) && c != '*' && c != '#' &&
+          (c < 'A' || c > 'D'))
+        fail(*n, "'" + std::string(key) + "' may hold only 0-9, *, # and A-D");
+    }
+    return v;
+  }
+
   template <typename T>
   std::optional<T> choice(const toml::table& t, std::string_view key,
                           std::initializer_list<std::pair<std::string_view, T>> options) const {
@@ -256,7 +272,8 @@ void read_calls(const Reader& r, const toml::table& root, Scenario& sc) {
   for (const toml::table* t : r.tables(root, "call")) {
     r.only_keys(*t, "[[call]]",
                 {"at", "span", "direction", "calling", "called", "overlap", "keypad",
-                 "answer_after", "ring", "talk", "cause", "cleared_by", "channel"});
+                 "answer_after", "ring", "talk", "cause", "cleared_by", "channel", "dtmf_in",
+                 "dtmf_out", "audio", "modem", "dial_tone_after_answer"});
     CallSpec c;
     const auto at = r.number(*t, "at", 0);
     if (!at) r.fail(*t, "[[call]] needs 'at' (seconds from the start)");
@@ -288,6 +305,23 @@ void read_calls(const Reader& r, const toml::table& root, Scenario& sc) {
                                        ") has no B-channel " + std::to_string(*ch));
       c.channel = static_cast<int>(*ch);
     }
+    c.dtmf_in = Reader::or_(r.dtmf(*t, "dtmf_in"), std::string());
+    c.dtmf_out = Reader::or_(r.dtmf(*t, "dtmf_out"), std::string());
+    c.audio = Reader::or_(r.choice<AudioContent>(*t, "audio",
+                                                 {{"speech", AudioContent::Speech},
+                                                  {"silence", AudioContent::Silence},
+                                                  {"fax", AudioContent::Fax},
+                                                  {"modem", AudioContent::Modem}}),
+                          AudioContent::Speech);
+    c.modem =
+        Reader::or_(r.choice<ModemKind>(*t, "modem",
+                                        {{"v21", ModemKind::V21}, {"bell103", ModemKind::Bell103}}),
+                    ModemKind::Any);
+    c.dial_tone_after_answer = Reader::or_(r.boolean(*t, "dial_tone_after_answer"), false);
+    if (c.dial_tone_after_answer && c.caller != hal::Side::Carrier)
+      r.fail(*t->get("dial_tone_after_answer"),
+             "'dial_tone_after_answer' needs direction = \"inbound\" (the PBX answers an "
+             "outside caller)");
     sc.calls.push_back(std::move(c));
   }
 }
@@ -321,6 +355,13 @@ void read_capture(const Reader& r, const toml::table& root, Scenario& sc) {
       static_cast<int>(Reader::or_(r.integer(*t, "malformed_every", 0, 1000000), 0LL));
 }
 
+void read_audio(const Reader& r, const toml::table& root, Scenario& sc) {
+  const toml::table* t = r.table(root, "audio");
+  if (!t) return;
+  r.only_keys(*t, "[audio]", {"enabled"});
+  sc.audio = Reader::or_(r.boolean(*t, "enabled"), false);
+}
+
 void read_traffic(const Reader& r, const toml::table& root, Scenario& sc) {
   const toml::table* t = r.table(root, "traffic");
   if (!t) return;
@@ -328,7 +369,8 @@ void read_traffic(const Reader& r, const toml::table& root, Scenario& sc) {
               {"calls",          "duration_s",  "start_at",      "spans",        "seed",
                "outbound_share", "answer_rate", "overlap_share", "keypad_share", "international",
                "national",       "local",       "toll_free",     "mean_talk_s",  "max_talk_s",
-               "busy",           "no_answer",   "rejected",      "did_base",     "did_count"});
+               "busy",           "no_answer",   "rejected",      "did_base",     "did_count",
+               "fax_share",      "modem_share", "silence_share", "dtmf_share",   "disa_share"});
   TrafficSpec g;
   const auto calls = r.integer(*t, "calls", 1, 1000000);
   if (!calls) r.fail(*t, "[traffic] needs 'calls'");
@@ -369,6 +411,13 @@ void read_traffic(const Reader& r, const toml::table& root, Scenario& sc) {
     r.fail(*t, "[traffic] shares of busy, no_answer and rejected add up to 0");
   g.did_base = Reader::or_(r.digits(*t, "did_base", true), std::string());
   g.did_count = static_cast<int>(Reader::or_(r.integer(*t, "did_count", 1, 100000), 100LL));
+  g.fax_share = Reader::or_(r.number(*t, "fax_share", 0, 1), 0.0);
+  g.modem_share = Reader::or_(r.number(*t, "modem_share", 0, 1), 0.0);
+  g.silence_share = Reader::or_(r.number(*t, "silence_share", 0, 1), 0.0);
+  if (g.fax_share + g.modem_share + g.silence_share > 1.0 + 1e-9)
+    r.fail(*t, "[traffic] fax_share + modem_share + silence_share is more than 1");
+  g.dtmf_share = Reader::or_(r.number(*t, "dtmf_share", 0, 1), 0.0);
+  g.disa_share = Reader::or_(r.number(*t, "disa_share", 0, 1), 0.0);
   generate_traffic(sc, g, seed);
 }
 
@@ -380,11 +429,12 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view s
   try {
     toml::table root = toml::parse(text, source_name);
     r.only_keys(root, "the scenario file",
-                {"scenario", "span", "capture", "call", "restart", "traffic"});
+                {"scenario", "span", "capture", "audio", "call", "restart", "traffic"});
     Scenario sc;
     read_scenario_table(r, root, sc);
     read_spans(r, root, sc);
     read_capture(r, root, sc);
+    read_audio(r, root, sc);
     read_calls(r, root, sc);
     read_restarts(r, root, sc);
     read_traffic(r, root, sc);

@@ -3,6 +3,7 @@
 // demo_scenario().
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,13 @@
 #include "trunkwatch/hal/types.hpp"
 
 namespace tw::sim {
+
+// What a call's B-channel carries once answered (only when the run has audio; see
+// docs/scenarios.md): recorded speech and music, line noise, a fax or a modem.
+enum class AudioContent : std::uint8_t { Speech, Silence, Fax, Modem };
+// Which modem an AudioContent::Modem call is: V.8 ANSam then V.21 carriers, or a 2225 Hz
+// answer then Bell 103 carriers. Any: picked per call from the scenario seed.
+enum class ModemKind : std::uint8_t { Any, V21, Bell103 };
 
 // One call. Times are seconds from the scenario start; "dialled" below means the moment the
 // called side holds the complete number (the SETUP, or the last INFORMATION with overlap).
@@ -32,6 +40,13 @@ struct CallSpec {
   int cause = 16;  // in the first clearing message
   hal::Side clearer = hal::Side::Pbx;
   int channel = 0;  // 0 = the simulator picks a free one
+  // B-channel audio, used only when the run has audio enabled.
+  std::string dtmf_in;   // DTMF keyed by the outside party (heard from the carrier side)
+  std::string dtmf_out;  // DTMF keyed on the PBX side
+  AudioContent audio = AudioContent::Speech;
+  ModemKind modem = ModemKind::Any;
+  // Inbound only: the PBX plays a dial tone to the caller after answering (DISA).
+  bool dial_tone_after_answer = false;
 };
 
 // A RESTART for one B-channel, sent by `side`; a call on that channel is gone with it.
@@ -54,6 +69,8 @@ struct Scenario {
   // After every Nth tapped frame, also hand the tap (never the stacks) a garbage frame.
   int malformed_every = 0;
   unsigned seed = 1;
+  // [audio] enabled: the B-channels carry audio (as SimOptions::audio does).
+  bool audio = false;
 };
 
 // Knobs of the [traffic] generator; see docs/scenarios.md for what each one means.
@@ -76,6 +93,13 @@ struct TrafficSpec {
   // default block per span type (NANP on T1, European on E1).
   std::string did_base;
   int did_count = 100;
+  // B-channel audio of answered calls (drawn from a generator of their own, so frames stay
+  // the same whatever these are). Shares of answered calls: fax, modem and silence instead of
+  // speech (they add up to at most 1); DTMF keyed by the outside party on inbound calls and on
+  // the PBX side on outbound ones; DISA (inbound only): a second dial tone, then an access code
+  // and an international number keyed from outside. Calls too short to carry digits get none.
+  double fax_share = 0, modem_share = 0, silence_share = 0;
+  double dtmf_share = 0, disa_share = 0;
 };
 
 // Appends `spec.calls` generated calls to `scenario.calls`, reproducibly from `seed`. Calls are

@@ -26,7 +26,9 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "hal/replay/audio_capture.hpp"
 #include "hal/replay/pcap_io.hpp"
+#include "hal/sim/audio.hpp"
 #include "hal/sim/pri_stack.hpp"
 
 namespace tw::sim {
@@ -59,6 +61,8 @@ std::string seconds_text(double s) {
 // the SABME/UA exchange.
 constexpr Micros kLinkLead{500'000};
 constexpr Micros kTick{1'000'000};
+// B-channel audio goes out in 20 ms chunks on a grid from the scenario start.
+constexpr Micros kAudioChunk{20'000};
 constexpr int kMaxChannel = 31;
 // A stack pair that keeps exchanging frames this long within one instant is looping.
 constexpr int kMaxPumpRounds = 100'000;
@@ -154,6 +158,8 @@ struct Simulator::Impl {
     Timestamp dialled{};
     int peer_cause = 16;  // cause the non-clearing side got and echoes
     TruthCall truth;
+    std::unique_ptr<detail::CallAudio> audio;   // with audio, from ALERTING or CONNECT on
+    std::array<int, 2> capture_stream{-1, -1};  // AudioCaptureWriter stream per side
   };
 
   Scenario sc;
@@ -175,9 +181,18 @@ struct Simulator::Impl {
   hal::PcapWriter pcap;
   std::chrono::steady_clock::time_point wall_origin;
   Timestamp virtual_origin{};
+  // B-channel audio (SimOptions::audio or the scenario's [audio] enabled).
+  bool audio_on = false;
+  std::unique_ptr<detail::AudioLibrary> audio_library;
+  std::vector<int> audio_calls;  // calls with a direction on the air, by span and channel
+  Timestamp audio_next{};        // the next chunk's time
+  std::array<std::int16_t, hal::kChunkSamples> audio_buffer{};
+  hal::AudioCaptureWriter audio_capture;
+  std::size_t audio_chunks = 0;
 
   Impl(Scenario s, SimOptions o) : sc(std::move(s)), opt(std::move(o)) {
     span_infos = sc.spans;
+    audio_on = opt.audio || sc.audio;
     rng.seed(sc.seed);
     garbage_rng.seed(static_cast<std::uint64_t>(sc.seed) * 0x9e3779b97f4a7c15ull + 1);
   }
@@ -334,6 +349,8 @@ struct Simulator::Impl {
 
   void flush(hal::SpanSink& sink) {
     for (const Tapped& f : pending) {
+      // Frames written at one instant are 1 us apart and may pass a chunk boundary.
+      emit_audio_until(f.time, sink);
       hal::DFrame d;
       d.span = f.span;
       d.from = f.from;
@@ -349,6 +366,87 @@ struct Simulator::Impl {
     for (const hal::SpanInfo& s : span_infos)
       if (s.id == id) return s.pbx_role;
     return hal::Role::User;
+  }
+
+  // ---- B-channel audio -------------------------------------------------------------------
+
+  std::uint64_t audio_seed(int ci) const {
+    // splitmix64 of (seed, call): calls differ, runs of one scenario repeat exactly.
+    std::uint64_t x = static_cast<std::uint64_t>(sc.seed) * 0x9e3779b97f4a7c15ull +
+                      static_cast<std::uint64_t>(ci) + 1;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+  }
+
+  detail::CallAudio& call_audio(int ci) {
+    Call& c = calls[static_cast<std::size_t>(ci)];
+    if (!c.audio) {
+      const hal::SpanInfo& info = spans[static_cast<std::size_t>(c.span)]->info;
+      c.audio =
+          std::make_unique<detail::CallAudio>(*audio_library, c.spec, info.type, audio_seed(ci));
+      // Kept by span and channel: chunks of one instant go out in that order, as a replay
+      // of the capture delivers them.
+      const auto at = std::find_if(audio_calls.begin(), audio_calls.end(), [&](int other) {
+        const Call& o = calls[static_cast<std::size_t>(other)];
+        return std::pair(o.spec.span, o.channel) > std::pair(c.spec.span, c.channel);
+      });
+      audio_calls.insert(at, ci);
+    }
+    return *c.audio;
+  }
+
+  // The first clearing message (or a RESTART) takes the call off the air.
+  void stop_audio(int ci) {
+    Call& c = calls[static_cast<std::size_t>(ci)];
+    if (!c.audio) return;
+    c.audio->stop();
+    for (int& id : c.capture_stream) {
+      if (id >= 0) audio_capture.end(id);
+      id = -1;
+    }
+    std::erase(audio_calls, ci);
+  }
+
+  // Every chunk stamped at or before `t`; at one instant by span, channel, Pbx before Carrier.
+  // A chunk goes out before any frame of the same time: it is stamped with its first sample.
+  void emit_audio_until(Timestamp t, hal::SpanSink& sink) {
+    if (!audio_on) return;
+    while (audio_next <= t && !stop_requested && !failed()) {
+      if (audio_calls.empty()) {  // nothing on the air: skip ahead on the grid
+        audio_next += kAudioChunk * ((t - audio_next) / kAudioChunk + 1);
+        return;
+      }
+      pace(audio_next);
+      for (const int ci : audio_calls) emit_call_audio(ci, sink);
+      audio_next += kAudioChunk;
+    }
+  }
+
+  void emit_call_audio(int ci, hal::SpanSink& sink) {
+    Call& c = calls[static_cast<std::size_t>(ci)];
+    const hal::SpanInfo& info = spans[static_cast<std::size_t>(c.span)]->info;
+    for (const Side side : {Side::Pbx, Side::Carrier}) {
+      if (!c.audio->active(side)) continue;
+      c.audio->render(side, audio_buffer);
+      if (audio_next < capture_start) continue;
+      hal::AudioChunk chunk;
+      chunk.span = info.id;
+      chunk.channel = c.channel;
+      chunk.from = side;
+      chunk.time = audio_next;
+      chunk.samples = audio_buffer;
+      sink.on_audio(chunk);
+      ++audio_chunks;
+      if (!audio_capture.is_open()) continue;
+      int& id = c.capture_stream[side_index(side)];
+      if (id < 0)
+        id = audio_capture.begin(info.id, c.channel, side, audio_next,
+                                 is_e1(info) ? hal::AudioEncoding::Alaw : hal::AudioEncoding::Ulaw,
+                                 ci + 1);
+      audio_capture.write(id, audio_buffer);
+      if (!audio_capture.error().empty()) fail(audio_capture.error());
+    }
   }
 
   // ---- pumping the stacks ----------------------------------------------------------------
@@ -639,6 +737,7 @@ struct Simulator::Impl {
     if (victim) {
       Call& c = calls[static_cast<std::size_t>(*victim)];
       if (!c.truth.end) c.truth.end = t;
+      stop_audio(*victim);
     }
   }
 
@@ -679,6 +778,7 @@ struct Simulator::Impl {
         // A carrier alerting the PBX also announces its in-band ringback.
         pri_acknowledge(called_ctrl, called_leg, c.channel, called == Side::Carrier ? 1 : 0);
         c.phase = Phase::Alerting;
+        if (audio_on) call_audio(a.index).ring();
         break;
       case Kind::Answer: {
         if ((c.phase != Phase::Proceeding && c.phase != Phase::Alerting) || !called_leg) return;
@@ -687,6 +787,7 @@ struct Simulator::Impl {
         if (!t) return fail(call_name(a.index) + ": libpri sent no CONNECT");
         c.truth.answer = t;
         c.phase = Phase::Active;
+        if (audio_on) call_audio(a.index).answer();
         if (!c.spec.keypad.empty())
           schedule(now + seconds(std::min(1.5, c.spec.talk_s / 2)), Kind::Keypad, a.index);
         schedule(now + seconds(c.spec.talk_s), Kind::Clear, a.index);
@@ -709,6 +810,7 @@ struct Simulator::Impl {
         c.truth.end = t;
         c.truth.cause = c.spec.cause;
         c.phase = Phase::Clearing;
+        stop_audio(a.index);
         break;
       }
       case Kind::Release: {
@@ -761,6 +863,7 @@ struct Simulator::Impl {
 
   void advance_to(Timestamp t, hal::SpanSink& sink) {
     while (next_tick <= t && !stop_requested && !failed()) {
+      emit_audio_until(next_tick, sink);
       pace(next_tick);
       now = std::max(now, next_tick);
       pump();  // wall-time libpri timers may have fired while we waited
@@ -768,6 +871,7 @@ struct Simulator::Impl {
       sink.on_tick(next_tick);
       next_tick += kTick;
     }
+    emit_audio_until(t, sink);
     pace(t);
     now = std::max(now, t);
   }
@@ -903,6 +1007,18 @@ struct Simulator::Impl {
       if (c.truth.end && *c.truth.end < capture_start) continue;  // over before the capture
       TruthCall t = c.truth;
       t.channel = c.channel;
+      if (audio_on) {
+        t.audio = true;
+        t.call_type = "unknown";
+        if (c.audio) {
+          t.digits_in = c.audio->digits(Side::Carrier);
+          t.digits_out = c.audio->digits(Side::Pbx);
+          t.call_type = c.audio->expected_call_type();
+          t.second_dial_tone = c.audio->dial_tone_played();
+        }
+        if (!t.digits_in.empty()) t.digits = "in:" + t.digits_in;
+        if (!t.digits_out.empty()) t.digits += (t.digits.empty() ? "out:" : " out:") + t.digits_out;
+      }
       t.partial = *t.start < capture_start;
       t.duration_s = t.answer && t.end ? to_seconds(*t.end - *t.answer) : 0.0;
       truth.push_back(std::move(t));
@@ -922,12 +1038,23 @@ struct Simulator::Impl {
       if (std::string err = pcap.open(opt.pcap_path); !err.empty())
         fail(opt.pcap_path + ": " + err);
     }
+    if (audio_on) {
+      audio_library = std::make_unique<detail::AudioLibrary>();
+      const bool speech = std::any_of(sc.calls.begin(), sc.calls.end(), [](const CallSpec& c) {
+        return c.answer_after_s && c.audio == AudioContent::Speech;
+      });
+      if (speech) audio_library->load_prompts();
+      if (!opt.pcap_path.empty() && !failed()) {
+        if (std::string err = audio_capture.open(opt.pcap_path); !err.empty()) fail(err);
+      }
+    }
     capture_start = sc.capture_from_s > 0
                         ? sc.start + seconds(sc.capture_from_s)
                         : Timestamp(Micros(std::numeric_limits<std::int64_t>::min()));
     now = sc.start - kLinkLead;
     last_stamp = now - Micros(1);
     next_tick = sc.start;
+    audio_next = sc.start;
     virtual_origin = now;
     wall_origin = std::chrono::steady_clock::now();
 
@@ -945,6 +1072,10 @@ struct Simulator::Impl {
       if (!stop_requested) check_all_cleared();
     }
     flush(sink);
+    for (std::size_t i = 0; i < calls.size(); ++i) stop_audio(static_cast<int>(i));
+    if (audio_capture.is_open()) {
+      if (std::string err = audio_capture.close(); !err.empty()) fail(err);
+    }
     if (pcap.is_open()) pcap.flush();
     finish_truth();
     sink.on_tick(now);
@@ -984,6 +1115,9 @@ std::size_t Simulator::frames_injected() const {
 std::size_t Simulator::calls_blocked() const {
   return impl_->blocked;
 }
+std::size_t Simulator::audio_chunks() const {
+  return impl_->audio_chunks;
+}
 
 // ---- truth output --------------------------------------------------------------------------
 
@@ -1005,6 +1139,13 @@ void write_truth_jsonl(std::ostream& out, const std::vector<TruthCall>& calls) {
     j["cause"] = c.cause ? nlohmann::ordered_json(*c.cause) : nlohmann::ordered_json(nullptr);
     j["partial"] = c.partial;
     if (!c.keypad.empty()) j["keypad"] = c.keypad;
+    if (c.audio) {
+      j["digits"] = c.digits;
+      j["digits_in"] = c.digits_in;
+      j["digits_out"] = c.digits_out;
+      j["call_type"] = c.call_type;
+      j["second_dial_tone"] = c.second_dial_tone;
+    }
     out << j.dump() << '\n';
   }
 }

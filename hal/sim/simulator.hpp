@@ -28,16 +28,28 @@ struct TruthCall {
   std::optional<int> cause;  // of the first clearing message; none when a RESTART ended it
   bool partial = false;      // the SETUP went by before the capture started
   std::string keypad;        // digits sent as keypad facility
+  // With audio: what the B-channel carried, as trunkwatch should report it.
+  bool audio = false;
+  std::string digits_in;          // DTMF keyed from the carrier side (whole, with audio after them)
+  std::string digits_out;         // DTMF keyed on the PBX side
+  std::string digits;             // "in:<digits_in> out:<digits_out>", as a call record has them
+  std::string call_type;          // "voice", "fax", "modem", "unknown" (silence, or not answered)
+  bool second_dial_tone = false;  // the PBX played a whole dial tone after answering
 };
 
 // One JSON object per line: span, channel, direction, calling, called, start, answer, end
-// (RFC 3339 UTC with milliseconds, or null), duration_s, cause, partial, and keypad when the
-// call sent some.
+// (RFC 3339 UTC with milliseconds, or null), duration_s, cause, partial, keypad when the
+// call sent some, and with audio digits, digits_in, digits_out, call_type, second_dial_tone.
 void write_truth_jsonl(std::ostream& out, const std::vector<TruthCall>& calls);
 
 struct SimOptions {
   double speed = 0;       // 0 = as fast as possible, else simulated seconds per wall second
   std::string pcap_path;  // if set, every tapped frame (garbage included) goes there too
+  // B-channel audio (also switched on by a scenario's [audio] enabled): every call carries
+  // 20 ms AudioChunks in both directions while answered (ringback from the called side while
+  // it rings), interleaved in time order with the frames. With pcap_path, the audio is also
+  // written next to it as WAV files and a manifest (docs/capture-format.md).
+  bool audio = false;
 };
 
 class Simulator : public hal::SpanSource {
@@ -63,6 +75,8 @@ class Simulator : public hal::SpanSource {
   std::size_t frames_injected() const;
   // Calls not placed because every B-channel of their span was busy.
   std::size_t calls_blocked() const;
+  // Audio chunks handed to the sink (after the capture start).
+  std::size_t audio_chunks() const;
 
  private:
   struct Impl;

@@ -2,6 +2,7 @@
 // North American T1 or a European E1 would dial them.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
@@ -146,6 +147,46 @@ struct SpanLoad {
   }
 };
 
+// Keyed digits take at most 200 ms each; the digits start ~1 s after the answer (4 s with a
+// second dial tone) and want a little audio after them.
+bool digits_fit(const CallSpec& c, std::size_t digits, bool dial_tone) {
+  return (dial_tone ? 4.2 : 1.3) + 0.2 * static_cast<double>(digits) + 0.5 <= c.talk_s;
+}
+
+void choose_audio(Rng& rng, const TrafficSpec& spec, const hal::SpanInfo& span, CallSpec& c) {
+  const double kind = uniform(rng, 0, 1);
+  if (kind < spec.fax_share) {
+    c.audio = AudioContent::Fax;
+  } else if (kind < spec.fax_share + spec.modem_share) {
+    c.audio = AudioContent::Modem;
+  } else if (kind < spec.fax_share + spec.modem_share + spec.silence_share) {
+    c.audio = AudioContent::Silence;
+  }
+  if (c.audio == AudioContent::Fax || c.audio == AudioContent::Modem) return;
+  const bool inbound = c.caller == hal::Side::Carrier;
+  if (inbound && c.audio == AudioContent::Speech && uniform(rng, 0, 1) < spec.disa_share) {
+    // Through-dialing: an access code, then an international number, each ended by '#'.
+    Numbers numbers(rng, span.type, spec.did_base, spec.did_count);
+    std::string code;
+    for (int i = 0; i < 4; ++i) code += static_cast<char>(uniform_int(rng, '0', '9'));
+    const std::string keyed = code + "#" + numbers.outbound(Numbers::Dest::International) + "#";
+    if (keyed.size() <= 64 && digits_fit(c, keyed.size(), true)) {
+      c.dial_tone_after_answer = true;
+      c.dtmf_in = keyed;
+      return;
+    }
+  }
+  if (uniform(rng, 0, 1) < spec.dtmf_share) {
+    // A PIN, an extension or a menu choice, usually ended by '#'.
+    std::string keyed;
+    for (int i = uniform_int(rng, 3, 10); i > 0; --i)
+      keyed += "0123456789*#"[uniform_int(rng, 0, 11)];
+    keyed += '#';
+    while (keyed.size() > 1 && !digits_fit(c, keyed.size(), false)) keyed.erase(0, 1);
+    if (digits_fit(c, keyed.size(), false)) (inbound ? c.dtmf_in : c.dtmf_out) = keyed;
+  }
+}
+
 }  // namespace
 
 void generate_traffic(Scenario& sc, const TrafficSpec& spec, unsigned seed) {
@@ -165,6 +206,8 @@ void generate_traffic(Scenario& sc, const TrafficSpec& spec, unsigned seed) {
   std::sort(arrivals.begin(), arrivals.end());
 
   std::exponential_distribution<double> talk_dist(1.0 / std::max(spec.mean_talk_s, 1.0));
+  // Audio choices come from a generator of their own: the frames do not depend on them.
+  Rng audio_rng(static_cast<std::uint64_t>(seed) * 0x9e3779b97f4a7c15ull + 0xa0d10ull);
   for (double at : arrivals) {
     // The least busy span with a free B-channel; if all are full, wait for the next clearing
     // (the estimate has a margin, so the simulator never finds a span full).
@@ -239,6 +282,7 @@ void generate_traffic(Scenario& sc, const TrafficSpec& spec, unsigned seed) {
       busy_for = c.ring_s + c.talk_s;
     }
     load->ends.push_back(at + dial + busy_for + 1.0);
+    if (c.answer_after_s) choose_audio(audio_rng, spec, *load->info, c);
     sc.calls.push_back(std::move(c));
   }
 }

@@ -97,7 +97,7 @@ int run_demo(const DemoArgs& a) {
     return kExitFailure;
   }
   sim::Simulator simulator(sim::demo_scenario(),
-                           sim::SimOptions{.speed = a.speed, .pcap_path = {}});
+                           sim::SimOptions{.speed = a.speed, .pcap_path = {}, .audio = false});
   PipelineOptions po;
   po.spans = simulator.spans();
   if (!po.spans.empty()) po.span_defaults = po.spans.front();

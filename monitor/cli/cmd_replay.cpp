@@ -15,6 +15,7 @@ struct ReplayArgs {
   std::string switch_type;  // default: ni2 on T1, euroisdn on E1
   std::string span_type = "t1";
   bool realtime = false;
+  std::string audio;  // audio manifest; default: FILE's own (FILE.audio.json) if present
   std::string log_level = "warning";
   RecordOutputs outputs;
 };
@@ -24,6 +25,7 @@ int run_replay(ReplayArgs& a) {
   hal::ReplayOptions ro{.path = a.file, .realtime = a.realtime, .pbx_role = std::nullopt};
   if (!a.pbx_side.empty())
     ro.pbx_role = a.pbx_side == "network" ? hal::Role::Network : hal::Role::User;
+  ro.audio_manifest = a.audio;
   hal::ReplaySource source(ro);
   if (auto err = source.open(); !err.empty()) {
     std::cerr << "trunkwatch replay: " << a.file << ": " << err << "\n";
@@ -77,6 +79,10 @@ void add_replay_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"t1", "e1"}))
       ->capture_default_str();
   cmd->add_flag("--realtime", args->realtime, "Pace the frames as they were captured");
+  cmd->add_option("--audio", args->audio,
+                  "B-channel audio manifest (docs/capture-format.md) to replay with the frames "
+                  "(default: FILE's own, FILE.audio.json, when it exists)")
+      ->option_text("MANIFEST");
   add_log_option(*cmd, args->log_level);
   cmd->callback([args, &exit_code] { exit_code = run_replay(*args); });
 }

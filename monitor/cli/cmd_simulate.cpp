@@ -16,6 +16,7 @@ struct SimulateArgs {
   std::string pcap;
   std::string truth;
   double speed = 0;
+  bool audio = false;
   std::string log_level = "warning";
   RecordOutputs outputs;
 };
@@ -41,8 +42,9 @@ int run_simulate(SimulateArgs& a) {
       return kExitFailure;
     }
   }
-  sim::Simulator simulator(std::move(*scenario),
-                           sim::SimOptions{.speed = a.speed, .pcap_path = a.pcap});
+  sim::Simulator simulator(
+      std::move(*scenario),
+      sim::SimOptions{.speed = a.speed, .pcap_path = a.pcap, .audio = a.audio});
   PipelineOptions po;
   po.spans = simulator.spans();
   if (!po.spans.empty()) po.span_defaults = po.spans.front();
@@ -82,6 +84,10 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
                   "Simulated seconds per wall-clock second (0 = as fast as possible)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_flag("--audio", args->audio,
+                "Put audio on the B-channels (speech, keyed digits, fax, modem as the scenario "
+                "says) and run the detectors on it; with --pcap also write WAV files and a "
+                "manifest next to the capture (docs/capture-format.md)");
   args->outputs.add_options(*cmd);
   add_log_option(*cmd, args->log_level);
   cmd->callback([args, &exit_code] { exit_code = run_simulate(*args); });
