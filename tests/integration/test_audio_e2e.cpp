@@ -20,6 +20,8 @@
 #include "hal/sim/scenario.hpp"
 #include "hal/sim/simulator.hpp"
 #include "monitor/pipeline.hpp"
+#include "tests/support/cli_harness.hpp"
+#include "tests/support/sim_harness.hpp"
 
 namespace tw {
 namespace {
@@ -27,39 +29,20 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-const std::string kBinary = std::string(TW_BINARY_DIR) + "/monitor/cli/trunkwatch";
+const std::string& kBinary = test::kTrunkwatch;
+using test::slurp;
+using test::write_file;
 
 fs::path temp_dir() {
   static const fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("tw-audio-e2e-" + std::to_string(getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
+    fs::remove_all(test::temp_dir("audio-e2e"));
+    return test::temp_dir("audio-e2e");
   }();
   return dir;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
-}
-
-std::string ms(const std::optional<hal::Timestamp>& t) {
-  return t ? hal::format_time(*t) : "null";
-}
-
-sim::Scenario scenario(const std::string& toml) {
-  std::string error;
-  auto s = sim::parse_scenario(toml, "test", error);
-  EXPECT_TRUE(s.has_value()) << error;
-  return s.value_or(sim::Scenario{});
-}
+using test::ms;
+using test::scenario;
 
 // One T1 (mu-law, North American tones) and one E1 (A-law, ETSI tones); every kind of audio.
 const char* const kSite = R"(
@@ -203,26 +186,7 @@ talk = 8
 cause = 19
 )";
 
-struct Collector : calls::CallEventSink {
-  std::vector<calls::CallRecord> ended;
-  void on_call_event(const calls::CallEvent& e) override {
-    if (e.type == calls::CallEventType::Ended) ended.push_back(*e.call);
-  }
-};
-
-std::vector<calls::CallRecord> decode(hal::SpanSource& source,
-                                      const std::vector<hal::SpanInfo>& spans,
-                                      SpanStats* totals = nullptr) {
-  Collector collector;
-  PipelineOptions po;
-  po.spans = spans;
-  if (!spans.empty()) po.span_defaults = spans.front();
-  Pipeline pipeline(po, collector);
-  const auto err = source.run(pipeline);
-  EXPECT_FALSE(err) << err.message;
-  if (totals) *totals = pipeline.totals();
-  return collector.ended;
-}
+using test::decode;
 
 std::string key(int span, std::optional<int> channel, std::optional<hal::Timestamp> start) {
   return std::to_string(span) + "/" + std::to_string(channel.value_or(0)) + "/" + ms(start);

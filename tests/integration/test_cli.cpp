@@ -1,51 +1,29 @@
 // The trunkwatch binary as a user runs it: help, exit codes, bad input, the commands chained.
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support/cli_harness.hpp"
+
+namespace tw {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kBinary = std::string(TW_BINARY_DIR) + "/monitor/cli/trunkwatch";
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using test::Result;
+using test::slurp;
 
 fs::path temp_dir() {
-  static const fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("tw-cli-" + std::to_string(getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
+  static const fs::path dir = test::temp_dir("cli");
   return dir;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 Result run(const std::string& args) {
-  const auto out = temp_dir() / "stdout", err = temp_dir() / "stderr";
-  const std::string cmd =
-      kBinary + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return test::run_trunkwatch(args, temp_dir());
 }
 
 std::size_t lines(const std::string& s) {
@@ -164,3 +142,4 @@ TEST(Cli, DemoRunsAndStoresRecords) {
 }
 
 }  // namespace
+}  // namespace tw

@@ -1,58 +1,33 @@
 // `trunkwatch check-config` and `trunkwatch backtest` as an admin runs them: the real binary,
 // real files, a call database written by `trunkwatch simulate`.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/support/cli_harness.hpp"
+
+namespace tw {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kBinary = std::string(TW_BINARY_DIR) + "/monitor/cli/trunkwatch";
-
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using test::Result;
+using test::slurp;
 
 fs::path temp_dir() {
-  static const fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("tw-rules-cli-" + std::to_string(getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
+  static const fs::path dir = test::temp_dir("rules-cli");
   return dir;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 Result run(const std::string& args) {
-  const auto out = temp_dir() / "stdout", err = temp_dir() / "stderr";
-  const std::string cmd =
-      kBinary + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
+  return test::run_trunkwatch(args, temp_dir());
 }
 
 std::vector<std::string> lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
+  return test::lines_of(s);
 }
 
 std::string write(const std::string& name, const std::string& text) {
@@ -232,3 +207,4 @@ TEST(RulesCli, BacktestRefusesBadInput) {
 }
 
 }  // namespace
+}  // namespace tw

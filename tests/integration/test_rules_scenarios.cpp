@@ -11,6 +11,7 @@
 #include "hal/sim/simulator.hpp"
 #include "monitor/pipeline.hpp"
 #include "rules/engine.hpp"
+#include "tests/support/sim_harness.hpp"
 
 namespace tw {
 namespace {
@@ -25,12 +26,7 @@ struct Notices final : rules::NoticeSink {
   void on_digest(const rules::Digest& d) override { digests.push_back(d); }
 };
 
-struct Records final : calls::CallEventSink {
-  std::vector<calls::CallRecord> ended;
-  void on_call_event(const calls::CallEvent& e) override {
-    if (e.type == calls::CallEventType::Ended) ended.push_back(*e.call);
-  }
-};
+using Records = test::EndedCalls;
 
 // The pipeline decodes; line events and ticks reach the engine after the pipeline. A test
 // may inject line events at given simulated times (a span alarm the simulator cannot make).

@@ -2,9 +2,8 @@
 // compared field by field with what the simulator says really happened. Each scenario runs
 // twice: live through the pipeline, and through the pcap it wrote (the replay path).
 #include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -13,16 +12,10 @@
 #include "hal/sim/scenario.hpp"
 #include "hal/sim/simulator.hpp"
 #include "monitor/pipeline.hpp"
+#include "tests/support/sim_harness.hpp"
 
 namespace tw {
 namespace {
-
-struct Collector : calls::CallEventSink {
-  std::vector<calls::CallRecord> ended;
-  void on_call_event(const calls::CallEvent& e) override {
-    if (e.type == calls::CallEventType::Ended) ended.push_back(*e.call);
-  }
-};
 
 std::string temp_path(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("tw-simdecode-" + std::to_string(getpid()));
@@ -30,9 +23,8 @@ std::string temp_path(const std::string& name) {
   return (dir / name).string();
 }
 
-std::string ms(const std::optional<hal::Timestamp>& t) {
-  return t ? hal::format_time(*t) : "null";
-}
+using test::ms;
+using test::scenario;
 
 struct RunResult {
   std::vector<calls::CallRecord> records;
@@ -40,14 +32,9 @@ struct RunResult {
 };
 
 RunResult decode(hal::SpanSource& source, const std::vector<hal::SpanInfo>& spans) {
-  Collector collector;
-  PipelineOptions po;
-  po.spans = spans;
-  if (!spans.empty()) po.span_defaults = spans.front();
-  Pipeline pipeline(po, collector);
-  const auto err = source.run(pipeline);
-  EXPECT_FALSE(err) << err.message;
-  return {collector.ended, pipeline.totals()};
+  RunResult r;
+  r.records = test::decode(source, spans, &r.totals);
+  return r;
 }
 
 // Every truth call has exactly one decoded record with the same fields, and nothing else was
@@ -91,13 +78,6 @@ void compare(const std::vector<sim::TruthCall>& truth, const std::vector<calls::
     ++checked;
   }
   EXPECT_GT(checked, truth.size() / 2);
-}
-
-sim::Scenario scenario(const std::string& toml) {
-  std::string error;
-  auto s = sim::parse_scenario(toml, "test", error);
-  EXPECT_TRUE(s.has_value()) << error;
-  return s.value_or(sim::Scenario{});
 }
 
 void run_both_ways(const sim::Scenario& s, std::size_t min_calls,
@@ -310,7 +290,8 @@ overlap_share = 0.2
     pcap_close(in);
 
     const auto role = std::string(pbx_side) == "network" ? hal::Role::Network : hal::Role::User;
-    hal::ReplaySource replay(hal::ReplayOptions{.path = without, .realtime = false, .pbx_role = role});
+    hal::ReplaySource replay(
+        hal::ReplayOptions{.path = without, .realtime = false, .pbx_role = role});
     ASSERT_EQ(replay.open(), "");
     const RunResult replayed = decode(replay, simulator.spans());
     compare(simulator.truth(), replayed.records);

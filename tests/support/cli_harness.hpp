@@ -1,0 +1,64 @@
+// What the tests that drive the real `trunkwatch` binary share: a temporary folder per test
+// process, file helpers, and running the binary with its exit status and output captured.
+#pragma once
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace tw::test {
+
+namespace fs = std::filesystem;
+
+inline const std::string kTrunkwatch = std::string(TW_BINARY_DIR) + "/monitor/cli/trunkwatch";
+
+// A fresh folder for this test process, named after `what` (e.g. "cli").
+inline fs::path temp_dir(const std::string& what) {
+  auto d = fs::temp_directory_path() / ("tw-" + what + "-" + std::to_string(getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+inline std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_file(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
+}
+
+inline std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs `trunkwatch ARGS` with no standard input; `dir` holds the captured output.
+inline Result run_trunkwatch(const std::string& args, const fs::path& dir) {
+  const auto out = dir / "stdout", err = dir / "stderr";
+  const std::string cmd =
+      kTrunkwatch + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+}  // namespace tw::test
