@@ -18,7 +18,10 @@ using hal::SwitchType;
 // Not NUL-terminated; view() gives the bytes. Callers sanitize before printing or storing.
 template <std::size_t N>
 struct FixedString {
-  std::array<char, N> data{};
+  // Not zeroed: only the first `size` bytes are ever read, and decode() resets a Message
+  // for every frame, so zeroing 300-odd bytes of text storage each time is pure cost.
+  FixedString() {}
+  std::array<char, N> data;
   std::uint8_t size = 0;
   bool truncated = false;
 
