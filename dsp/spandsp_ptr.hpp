@@ -8,15 +8,11 @@ extern "C" {
 #include <spandsp.h>
 }
 
+#include "hal/spandsp_free.hpp"
+
 namespace tw::dsp::detail {
 
-template <auto FreeFn>
-struct SpanFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    if (p != nullptr) FreeFn(p);
-  }
-};
+using spandsp::SpanFree;
 
 using DtmfRxPtr = std::unique_ptr<dtmf_rx_state_t, SpanFree<&dtmf_rx_free>>;
 using ModemTonesRxPtr =

@@ -13,6 +13,8 @@ extern "C" {
 #include <spandsp.h>
 }
 
+#include "hal/spandsp_free.hpp"
+
 namespace tw::sim::detail {
 
 namespace {
@@ -39,13 +41,7 @@ std::int16_t clip16(float v) {
   return static_cast<std::int16_t>(std::clamp(std::nearbyint(v), -32768.F, 32767.F));
 }
 
-template <auto FreeFn>
-struct SpanFree {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    if (p) FreeFn(p);
-  }
-};
+using spandsp::SpanFree;
 using ToneGenPtr = std::unique_ptr<tone_gen_state_t, SpanFree<&tone_gen_free>>;
 using ToneDescPtr = std::unique_ptr<tone_gen_descriptor_t, SpanFree<&tone_gen_descriptor_free>>;
 using ConnectTxPtr =
