@@ -5,6 +5,7 @@
 #include <complex>
 #include <limits>
 #include <numbers>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -96,6 +97,86 @@ constexpr std::int64_t floor_to(std::int64_t v, std::int64_t a) {
 constexpr std::int64_t ceil_to(std::int64_t v, std::int64_t a) {
   return (v + a - 1) / a * a;
 }
+
+// Onsets (docs/dsp.md, "Onsets"): runs of screen blocks in which a tone held its bin(s).
+constexpr int kOnsetTolerated = 3;  // blocks a run may miss: a phase reversal, a click
+constexpr int kOnsetRuns = 32;      // kept per tone: more than fit in a gated replay's delay
+// A run counts for an event when it was still on this long before the report.
+constexpr std::int64_t kOnsetMaxGap = 2000;  // 250 ms
+
+// One run of blocks that held a tone: where the tone began (sample), where its first and
+// last held blocks end, and (call progress) the frequency on top.
+struct ToneRun {
+  std::int64_t start = 0, first_end = 0, last_end = 0;
+  double hz = 0.0;
+};
+
+// The runs of one tone, newest last, in a fixed ring (no allocation on the per-chunk path).
+// Fed by the screen on every block, gated or not, so an onset does not depend on when a
+// detector was woken or how the audio was chunked.
+class RunHistory {
+ public:
+  void clear() {
+    count_ = 0;
+    head_ = 0;
+    open_ = false;
+    bad_ = 0;
+    prev_share_ = 0.F;
+  }
+  int size() const { return count_; }
+  // i = 0 is the newest run.
+  const ToneRun& newest(int i) const {
+    return runs_[static_cast<std::size_t>((head_ - 1 - i + 2 * kOnsetRuns) % kOnsetRuns)];
+  }
+  void begin(const ToneRun& r) {
+    runs_[static_cast<std::size_t>(head_)] = r;
+    head_ = (head_ + 1) % kOnsetRuns;
+    count_ = std::min(count_ + 1, kOnsetRuns);
+    open_ = true;
+    bad_ = 0;
+  }
+  void extend(std::int64_t block_end) {
+    runs_[static_cast<std::size_t>((head_ - 1 + kOnsetRuns) % kOnsetRuns)].last_end = block_end;
+    bad_ = 0;
+  }
+
+  // One 10 ms block of a single tone or band: `share` of the block's power is the tone's.
+  void block(bool held, float share, std::int64_t block_end) {
+    const float f = std::clamp(share, 0.F, 1.F);
+    if (held && !open_) {
+      // A tone on the bin filling the last fraction f of a block has share f (the screen's
+      // normalisation), so it began f blocks before the end. A full first block means it
+      // began in the one before, which held a fraction of it too small to count.
+      std::int64_t start = block_end - std::lround(f * kScreenBlock);
+      if (f > 0.9F) start -= std::lround(prev_share_ * kScreenBlock);
+      begin(ToneRun{start, block_end, block_end, 0.0});
+    } else if (held) {
+      extend(block_end);
+    } else if (open_ && ++bad_ > kOnsetTolerated) {
+      open_ = false;
+    }
+    prev_share_ = f;
+  }
+
+  // Start of the newest run whose first block ended by `at` (the screen has seen it whenever
+  // a detector reports at `at`) and that held within `max_gap` before it.
+  std::optional<std::int64_t> onset(std::int64_t at, std::int64_t max_gap) const {
+    for (int i = 0; i < count_; ++i) {
+      const ToneRun& r = newest(i);
+      if (r.first_end > at) continue;
+      if (r.last_end + max_gap < at) return std::nullopt;
+      return r.start;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::array<ToneRun, kOnsetRuns> runs_{};
+  int count_ = 0, head_ = 0;
+  bool open_ = false;
+  int bad_ = 0;
+  float prev_share_ = 0.F;
+};
 
 struct Gate {
   bool awake = false;
@@ -244,6 +325,8 @@ struct ChannelDetectorBank::Impl {
   char last_mf_digit = 0;
   std::int64_t last_mf_end = kNever;
   std::int64_t mf_fed = 0;
+  std::array<RunHistory, kUnitCount> onsets{};  // per fax/modem unit: where its tone began
+  RunHistory cp_runs;                           // steady call-progress tones, any frequency
   std::int64_t event_pos = 0;   // time stamp for events reported from inside SpanDSP calls
   std::int64_t verify_pos = 0;  // audio fed to the detector that is reporting
   std::array<std::int16_t, kMaxChunk> decoded{};
@@ -358,15 +441,84 @@ struct ChannelDetectorBank::Impl {
   }
 
   // ---- SpanDSP callbacks ----------------------------------------------------------------
-  static void emit_dtmf(void* user, const Event& e) { static_cast<Impl*>(user)->sink(e); }
+  static void emit_dtmf(void* user, const Event& e) {
+    Event out = e;
+    out.onset_s = e.t_s;  // a digit's time is already its start
+    static_cast<Impl*>(user)->sink(out);
+  }
 
-  void emit_tone(ToneName name, float level) {
+  // A tone recognised at event_pos, which began at `onset` (a sample index).
+  void emit_tone(ToneName name, float level, std::int64_t onset) {
     Event e;
     e.kind = EventKind::tone;
     e.tone = name;
     e.t_s = static_cast<double>(event_pos) / kSampleRate;
+    e.onset_s = static_cast<double>(std::clamp<std::int64_t>(onset, 0, event_pos)) / kSampleRate;
     e.level_dbm0 = level;
     sink(e);
+  }
+
+  // How long a detector takes to recognise its tone, typically (docs/dsp.md): the onset
+  // when the screen kept no run for the tone (it began before a reset, or below the floor).
+  static int recognition_ms(ToneName name) {
+    switch (name) {
+      case ToneName::fax_cng:
+        return 420;
+      case ToneName::ans_pr:
+      case ToneName::ansam_pr:
+        return 1350;
+      case ToneName::v21_preamble:
+        return 130;
+      case ToneName::v21_carrier:
+      case ToneName::bell103_carrier:
+        return 150;
+      default:
+        return 550;  // ANS, ANSam, 2225 Hz, 1300 Hz
+    }
+  }
+
+  // Where the tone a fax/modem unit reports at event_pos began: the start of the screen's
+  // run of blocks holding the tone's bin (the carrier's band) that was on at the report.
+  std::int64_t tone_onset(int unit, ToneName name) const {
+    // Blocks ending by event_pos - one block are on the screen however the audio was chunked.
+    const auto o =
+        onsets[static_cast<std::size_t>(unit)].onset(event_pos - kScreenBlock, kOnsetMaxGap);
+    return o ? *o : event_pos - recognition_ms(name) * 8;
+  }
+
+  // A cadence is reported after a full cycle, dial tone after its minimum, SIT after its
+  // third note: the onset is the start of the first tone of what led there. Walk back over
+  // the steady tones that fit one of the cadence's tones (frequency, and length up to its
+  // longest with the verifier's margins) while the gaps between them fit its longest silence
+  // (100 ms for tones back to back). Lengths count only up to the report, so gated and
+  // ungated banks agree.
+  std::int64_t cp_onset(const ToneCadence& t) const {
+    int off_ms = 0, cycle_ms = 0;
+    for (const CadenceElement& e : t.elements) {
+      if (e.f1 == 0) off_ms = std::max(off_ms, e.max_ms);
+      cycle_ms += e.min_ms;
+    }
+    const std::int64_t gap = (off_ms * 13 / 10 + 100) * 8;
+    const std::int64_t at = event_pos - kScreenBlock;
+    auto fits = [&t, at](const ToneRun& r) {
+      const std::int64_t len = std::min(r.last_end, at) - r.start;
+      for (const CadenceElement& e : t.elements) {
+        const bool freq = (e.f1 != 0 && std::fabs(e.f1 - r.hz) <= 30.0) ||
+                          (e.f2 != 0 && std::fabs(e.f2 - r.hz) <= 30.0);
+        if (freq && (e.max_ms == 0 || len <= (e.max_ms * 13 / 10 + 100) * 8)) return true;
+      }
+      return false;
+    };
+    std::optional<std::int64_t> onset;
+    std::int64_t reach = at - std::max(gap, kOnsetMaxGap);  // the last tone held since
+    for (int i = 0; i < cp_runs.size(); ++i) {
+      const ToneRun& r = cp_runs.newest(i);
+      if (r.first_end > at || !fits(r)) continue;
+      if (r.last_end < reach) break;
+      onset = r.start;
+      reach = r.start - gap;
+    }
+    return onset ? *onset : event_pos - static_cast<std::int64_t>(cycle_ms) * 8;
   }
 
   static void tone_cb(void* user, int code, int level, int /*delay*/) {
@@ -376,7 +528,8 @@ struct ChannelDetectorBank::Impl {
     if (code == present) return;
     present = code;
     ToneName name = tone_code_name(code);
-    if (name != ToneName::none) b.emit_tone(name, static_cast<float>(level));
+    if (name != ToneName::none)
+      b.emit_tone(name, static_cast<float>(level), b.tone_onset(c->unit, name));
   }
 
   static void fsk_bit(void* user, int bit) {
@@ -394,7 +547,8 @@ struct ChannelDetectorBank::Impl {
     Impl& b = *c->bank;
     b.cp_active = code;
     if (code >= 0 && code < static_cast<int>(b.cp_names.size()) && b.verify_cp(code))
-      b.emit_tone(b.cp_names[static_cast<std::size_t>(code)], 0.F);
+      b.emit_tone(b.cp_names[static_cast<std::size_t>(code)], 0.F,
+                  b.cp_onset(b.country.tones[static_cast<std::size_t>(code)]));
   }
 
   // super_tone_rx takes any two strong bins among its few for a tone, and music with a
@@ -484,6 +638,8 @@ struct ChannelDetectorBank::Impl {
     cp_bad = 0;
     cp_lvl = {};
     cp_dft = {};
+    for (RunHistory& h : onsets) h.clear();
+    cp_runs.clear();
     for (Carrier& c : carriers) {
       c.band_run = 0;
       c.minor_at = kNever;
@@ -600,7 +756,24 @@ struct ChannelDetectorBank::Impl {
       for (Carrier& c : carriers) c.band_run = 0;
     }
     for (Carrier& c : carriers) qualify(c, r, loud);
+    track_onsets(r, loud);
     if (r.dbm0 >= kVoiceDbm0 && purest < kPureShare) stats.voice_samples += kScreenBlock;
+  }
+
+  // Every block, gated or not: the runs the fax/modem tones' onsets are read from. The
+  // thresholds are the wake rules' (a tone that wakes its detector starts a run).
+  void track_onsets(const ScreenResult& r, bool loud) {
+    auto sh = [&](int bin) { return r.share[static_cast<std::size_t>(bin)]; };
+    const std::pair<int, int> singles[] = {
+        {kCng, bin_cng}, {kCalling, bin_calling}, {kAns, bin_ans}, {kBellAns, bin_bell_ans}};
+    for (auto [u, bin] : singles)
+      onsets[static_cast<std::size_t>(u)].block(loud && sh(bin) >= kToneShare, sh(bin), r.end);
+    for (const Carrier& c : carriers) {
+      const float band = c.band(r);
+      onsets[static_cast<std::size_t>(c.unit)].block(loud && band >= kCarrierShare, band, r.end);
+    }
+    const float v21 = carriers[1].band(r);  // channel 2: the fax's HDLC flags
+    onsets[kPreamble].block(loud && v21 >= kBandShare, v21, r.end);
   }
 
   void screen_call_progress(const ScreenResult& r, bool loud) {
@@ -629,13 +802,21 @@ struct ChannelDetectorBank::Impl {
     }
     const bool tonal = loud && cps >= kCpShare;
     const double hz = tonal ? screen.bin_hz(top_bin) : 0.0;
-    if (cp_run > 0 && tonal && std::fabs(hz - cp_hz) > kCpSameToneHz) end_cp_run();  // next tone
+    const bool next_tone = cp_run > 0 && tonal && std::fabs(hz - cp_hz) > kCpSameToneHz;
+    if (next_tone) end_cp_run();
     if (cp_run == 0) {
       if (!tonal) return;
       cp_hz = hz;
       cp_start = r.end - kScreenBlock;
       cp_ref = 0.F;
       cp_bad = 0;
+      // A tone filling the last fraction f of the 40 ms DFT holds a share f of it: it began
+      // f x 40 ms before the block's end. Right after another tone that share is not its own.
+      const std::int64_t onset =
+          next_tone
+              ? cp_start
+              : r.end - std::lround(std::min(cps, 1.F) * static_cast<float>(4 * kScreenBlock));
+      cp_runs.begin(ToneRun{onset, r.end, r.end, hz});
     }
     bool good = tonal;
     if (good && cp_run >= 4 && cp_ref > 0.F)
@@ -647,6 +828,7 @@ struct ChannelDetectorBank::Impl {
     ++cp_run;
     cp_bad = 0;
     cp_last_good = r.end;
+    cp_runs.extend(r.end);
     if (cp_run == 4) cp_ref = lvl40;  // the first full 40 ms of the run
     if (cp_run >= kCpRun) trigger(kCallProgress, r.end);
   }
@@ -757,7 +939,7 @@ struct ChannelDetectorBank::Impl {
     if (c.carrier_up) {
       const std::int64_t piece_mark = ceil_to(piece_end, kPiece);
       event_pos = std::max(c.qualified_at, piece_mark - kPiece);
-      emit_tone(c.name, 0.F);
+      emit_tone(c.name, 0.F, tone_onset(c.unit, c.name));
       event_pos = piece_mark;
       c.reported = true;
       c.qualified_at = -1;
@@ -821,6 +1003,7 @@ struct ChannelDetectorBank::Impl {
     e.kind = EventKind::mf;
     e.digit = c.digit;
     e.t_s = m.start / kSampleRate;
+    e.onset_s = e.t_s;
     e.duration_ms = static_cast<float>(m.on_samples / 8.0);
     e.level_dbm0 = static_cast<float>(
         10.0 * std::log10(std::pow(10.0, m.low_dbm0 / 10.0) + std::pow(10.0, m.high_dbm0 / 10.0)));

@@ -53,7 +53,8 @@ std::optional<ToneName> parse_tone_name(std::string_view text) {
 std::string describe(const Event& e) {
   char buf[128];
   if (e.kind == EventKind::tone) {
-    std::snprintf(buf, sizeof buf, "tone %s @%.3fs", std::string(to_string(e.tone)).c_str(), e.t_s);
+    std::snprintf(buf, sizeof buf, "tone %s @%.3fs from %.3fs",
+                  std::string(to_string(e.tone)).c_str(), e.t_s, e.onset_s);
   } else {
     std::snprintf(buf, sizeof buf, "%s %c @%.3fs %.1fdBm0 %.0fms",
                   std::string(to_string(e.kind)).c_str(), e.digit, e.t_s, e.level_dbm0,

@@ -39,9 +39,14 @@ struct Event {
   EventKind kind = EventKind::tone;
   char digit = 0;                  // dtmf/mf: '0'-'9', '*', '#', 'A'-'D' (MF: KP='*', ST='#')
   ToneName tone = ToneName::none;  // kind == tone
-  double t_s = 0.0;                // seconds from the stream start (digits: tone start)
-  float level_dbm0 = 0.0F;         // digits: total power of the tone pair; tones: as reported
-  float duration_ms = 0.0F;        // digits: measured on-time; tones: 0 (reported at onset)
+  // Seconds from the stream start. Digits: the tone's start. Tones: when the detector
+  // recognised the tone (reported then: ~0.13-1.35 s into it, docs/dsp.md).
+  double t_s = 0.0;
+  float level_dbm0 = 0.0F;   // digits: total power of the tone pair; tones: as reported
+  float duration_ms = 0.0F;  // digits: measured on-time; tones: 0 (reported before it ends)
+  // When the signal began, seconds from the stream start. Digits: t_s. Tones: estimated from
+  // the screen's record of the tone (docs/dsp.md, "Onsets"), <= t_s.
+  double onset_s = 0.0;
 
   bool operator==(const Event&) const = default;
 };

@@ -63,6 +63,7 @@ void Pipeline::on_frame(const hal::DFrame& frame) {
     return;
   }
   const int direction = frame.from == hal::Side::Pbx ? 0 : 1;
+  track_link(s, l2);
   if (l2.kind == q921::FrameKind::U &&
       (l2.u_type == q921::UType::SABME || l2.u_type == q921::UType::DISC)) {
     s.retransmissions.reset_link(direction, l2);
@@ -95,6 +96,33 @@ void Pipeline::on_frame(const hal::DFrame& frame) {
   if (i_frame) s.retransmissions.remember(direction, l2);
   ++s.stats.messages;
   s.tracker.on_message(message_, frame.from, frame.time);
+}
+
+// A tap owns no link, so it reads the link's state off the frames: SABME answered by UA
+// brings it up, DISC answered by UA (or a DM) takes it down, and I- and S-frames only flow
+// on a link that is up (a capture that starts mid-session has no SABME to see).
+void Pipeline::track_link(SpanState& s, const q921::Frame& l2) {
+  if (l2.sapi != 0) return;
+  if (l2.kind != q921::FrameKind::U) {
+    s.stats.dchan_up = true;
+    return;
+  }
+  switch (l2.u_type) {
+    case q921::UType::SABME:
+    case q921::UType::DISC:
+      s.link_command = l2.u_type;
+      break;
+    case q921::UType::UA:
+      if (s.link_command == q921::UType::SABME) s.stats.dchan_up = true;
+      if (s.link_command == q921::UType::DISC) s.stats.dchan_up = false;
+      s.link_command = q921::UType::Unknown;
+      break;
+    case q921::UType::DM:
+      s.stats.dchan_up = false;
+      break;
+    default:
+      break;
+  }
 }
 
 void Pipeline::on_line_event(const hal::LineEvent& event) {

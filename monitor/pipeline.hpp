@@ -30,7 +30,7 @@ struct SpanStats {
   std::uint64_t audio_chunks = 0;
   std::uint64_t inband_events = 0;
   std::uint32_t alarms = 0;
-  bool dchan_up = false;
+  bool dchan_up = false;  // from the driver's events, or read off the frames on a tap
 };
 
 struct PipelineOptions {
@@ -86,8 +86,10 @@ class Pipeline final : public hal::SpanSink {
     q921::RetransmissionFilter retransmissions;
     calls::CallTracker tracker;
     log::RateLimiter malformed_log{5, std::chrono::seconds(60)};
+    q921::UType link_command = q921::UType::Unknown;  // last SABME or DISC seen
   };
   SpanState& span_state(int span);
+  static void track_link(SpanState& s, const q921::Frame& l2);
   void malformed(SpanState& s, const hal::DFrame& frame, const char* layer, const char* why);
 
   PipelineOptions options_;

@@ -150,7 +150,8 @@ const std::vector<KeySpec>& schema() {
       {"notices.exec_timeout_s", Kind::Num, "seconds"},
       {"email.to", Kind::StrList, "addresses"},
       {"email.from", Kind::Str, "address"},
-      {"email.transport", Kind::Str, "sendmail, smtp"},
+      {"email.transport", Kind::Str, "sendmail, smtp, maildir"},
+      {"email.maildir", Kind::Str, "path"},
       {"email.sendmail", Kind::Str, "path"},
       {"email.smtp_url", Kind::Str, "smtp://HOST:PORT or smtps://HOST:PORT"},
       {"email.starttls", Kind::Str, "try, required, none"},
@@ -162,6 +163,14 @@ const std::vector<KeySpec>& schema() {
       {"email.warn_after_s", Kind::Num, "seconds"},
       {"email.timeout_s", Kind::Num, "seconds"},
       {"email.subject_prefix", Kind::Str, "text"},
+      {"daemon.records_dir", Kind::Str, "path"},
+      {"daemon.json_records", Kind::Bool, ""},
+      {"daemon.control_socket", Kind::Str, "path"},
+      {"daemon.log_target", Kind::Str, "auto, journal, syslog, stderr"},
+      {"daemon.log_level", Kind::Str, "debug, info, warning, error"},
+      {"daemon.syslog_server", Kind::Str, "HOST:PORT"},
+      {"daemon.block_ms", Kind::Int, "8 or 20"},
+      {"daemon.audio", Kind::Bool, ""},
       {"detectors.*.enabled", Kind::Bool, ""},
       {"detectors.concurrency.classes.*.warning", Kind::Int, "calls"},
       {"detectors.concurrency.classes.*.critical", Kind::Int, "calls"},
@@ -735,10 +744,10 @@ void read_notices(const Reader& r, const toml::table& root, NoticeSettings& n) {
 void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
   const toml::table* t = r.table(root, "email", "email");
   if (!t) return;
-  r.only_keys(
-      *t, "[email]",
-      {"to", "from", "transport", "sendmail", "smtp_url", "starttls", "username", "password_file",
-       "spool_dir", "retry_min_s", "retry_max_s", "warn_after_s", "timeout_s", "subject_prefix"});
+  r.only_keys(*t, "[email]",
+              {"to", "from", "transport", "sendmail", "smtp_url", "starttls", "username",
+               "password_file", "maildir", "spool_dir", "retry_min_s", "retry_max_s",
+               "warn_after_s", "timeout_s", "subject_prefix"});
   if (auto nodes = r.strings(*t, "to")) {
     for (const toml::node* n : *nodes) {
       const std::string a = *n->value<std::string>();
@@ -769,7 +778,7 @@ void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
     }
     out = *v;
   };
-  choice("transport", {"sendmail", "smtp"}, e.transport);
+  choice("transport", {"sendmail", "smtp", "maildir"}, e.transport);
   choice("starttls", {"try", "required", "none"}, e.starttls);
   if (auto v = r.str(*t, "sendmail")) {
     if (!v->starts_with('/'))
@@ -782,6 +791,12 @@ void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
       r.error(*t->get("smtp_url"), "'smtp_url' must be smtp://HOST[:PORT] or smtps://HOST[:PORT]");
     else
       e.smtp_url = *v;
+  }
+  if (auto v = r.str(*t, "maildir")) {
+    if (v->empty())
+      r.error(*t->get("maildir"), "'maildir' must not be empty");
+    else
+      e.maildir = *v;
   }
   if (auto v = r.str(*t, "username")) e.username = *v;
   if (auto v = r.str(*t, "password_file")) {
@@ -925,6 +940,123 @@ bool valid_name(std::string_view s) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '-' || c == '.';
   });
+}
+
+void read_daemon(const Reader& r, const toml::table& root, DaemonSettings& d) {
+  const toml::table* t = r.table(root, "daemon", "daemon");
+  if (!t) return;
+  r.only_keys(*t, "[daemon]",
+              {"records_dir", "json_records", "control_socket", "log_target", "log_level",
+               "syslog_server", "block_ms", "audio"});
+  auto path = [&](std::string_view key, std::string& out) {
+    if (auto v = r.str(*t, key)) {
+      if (!v->starts_with('/'))
+        r.error(*t->get(key), "'" + std::string(key) + "' must be an absolute path");
+      else
+        out = *v;
+    }
+  };
+  path("records_dir", d.records_dir);
+  path("control_socket", d.control_socket);
+  if (d.control_socket.size() >= 108)  // sun_path
+    r.error(*t->get("control_socket"), "'control_socket' is too long for a Unix socket path");
+  if (auto v = r.boolean(*t, "json_records")) d.json_records = *v;
+  if (auto v = r.boolean(*t, "audio")) d.audio = *v;
+  auto choice = [&](std::string_view key, std::initializer_list<std::string_view> ok,
+                    std::string& out) {
+    const toml::node* n = t->get(key);
+    if (!n) return;
+    const auto v = n->value<std::string>();
+    if (!n->is_string() || std::find(ok.begin(), ok.end(), *v) == ok.end()) {
+      std::string list;
+      for (auto o : ok) list += (list.empty() ? "\"" : ", \"") + std::string(o) + "\"";
+      r.error(*n, "'" + std::string(key) + "' must be one of " + list);
+      return;
+    }
+    out = *v;
+  };
+  choice("log_target", {"auto", "journal", "syslog", "stderr"}, d.log_target);
+  choice("log_level", {"debug", "info", "warning", "error"}, d.log_level);
+  if (auto v = r.str(*t, "syslog_server")) {
+    const auto colon = v->rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == v->size() ||
+        v->find_first_not_of("0123456789", colon + 1) != std::string::npos)
+      r.error(*t->get("syslog_server"), "'syslog_server' must be HOST:PORT");
+    else
+      d.syslog_server = *v;
+  }
+  if (const toml::node* n = t->get("block_ms")) {
+    const auto v = n->value<std::int64_t>();
+    if (!n->is_integer() || (*v != 8 && *v != 20))
+      r.error(*n, "'block_ms' must be 8 or 20");
+    else
+      d.block_ms = static_cast<int>(*v);
+  }
+}
+
+void read_spans(const Reader& r, const toml::table& root, std::vector<SpanSettings>& spans) {
+  std::set<int> used;
+  for (const toml::table* t : table_array(r, root, "span")) {
+    r.only_keys(*t, "[[span]]",
+                {"span", "carrier_span", "mode", "type", "switchtype", "pbx_side", "name"});
+    SpanSettings s;
+    if (auto v = r.integer(*t, "span", 1, 255)) {
+      s.span = static_cast<int>(*v);
+    } else if (!t->get("span")) {
+      r.error(*t, "a [[span]] needs 'span', the DAHDI span number");
+      continue;
+    }
+    if (auto v = r.integer(*t, "carrier_span", 1, 255)) {
+      s.carrier_span = static_cast<int>(*v);
+      if (*s.carrier_span == s.span)
+        r.error(*t->get("carrier_span"), "'carrier_span' must be another span than 'span'");
+    }
+    for (const std::optional<int> n : {std::optional<int>(s.span), s.carrier_span}) {
+      if (n && *n > 0 && !used.insert(*n).second) {
+        const toml::node* at = t->get(n == s.carrier_span ? "carrier_span" : "span");
+        r.error(at ? at->source() : t->source(),
+                "span " + std::to_string(*n) + " is already used by another [[span]]");
+      }
+    }
+    if (auto v = r.str(*t, "mode")) {
+      if (*v == "endpoint")
+        r.error(*t->get("mode"),
+                "mode \"endpoint\" (trunkwatch owning the D-channel) is not available yet; use "
+                "\"tap\"");
+      else if (*v != "tap")
+        r.error(*t->get("mode"), "'mode' must be \"tap\"");
+    }
+    if (s.mode == "tap" && !s.carrier_span && t->get("span"))
+      r.error(*t,
+              "a tapped span needs 'carrier_span': the card span that receives what the "
+              "carrier transmits (a passive tap sees each direction on its own span)");
+    if (auto v = r.str(*t, "type")) {
+      if (*v == "t1")
+        s.type = hal::SpanType::T1;
+      else if (*v == "e1")
+        s.type = hal::SpanType::E1;
+      else
+        r.error(*t->get("type"), "'type' must be \"t1\" or \"e1\"");
+    }
+    if (auto v = r.str(*t, "switchtype")) {
+      hal::SwitchType st;
+      if (hal::parse_switch_type(*v, st))
+        s.switch_type = st;
+      else
+        r.error(*t->get("switchtype"),
+                "unknown switchtype '" + *v + "' (ni2, 4ess, 5ess, dms100, euroisdn, qsig)");
+    }
+    if (auto v = r.str(*t, "pbx_side")) {
+      if (*v == "user")
+        s.pbx_side = hal::Role::User;
+      else if (*v == "network")
+        s.pbx_side = hal::Role::Network;
+      else
+        r.error(*t->get("pbx_side"), "'pbx_side' must be \"user\" or \"network\"");
+    }
+    if (auto v = r.str(*t, "name")) s.name = *v;
+    spans.push_back(std::move(s));
+  }
 }
 
 void read_profiles(const Reader& r, const toml::table& root, Config& c) {
@@ -1201,7 +1333,8 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
   c->profiles.clear();
   c->rules.clear();
   r.only_keys(root, "the top level",
-              {"site", "numbers", "lines", "notices", "email", "detectors", "profile", "policy"});
+              {"site", "numbers", "lines", "notices", "email", "detectors", "profile", "policy",
+               "daemon", "span"});
   std::vector<Holiday> holidays;
   std::optional<WeeklyHours> business = c->calendar.business_hours();
   read_site(r, root, *c, holidays, business);
@@ -1226,6 +1359,8 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
   read_detectors(r, root, c->detectors);
   read_profiles(r, root, *c);
   read_policy(r, root, *c);
+  read_daemon(r, root, c->daemon);
+  read_spans(r, root, c->spans);
   if (c->notices.default_policy)
     for (PolicyRule& rule : default_policy()) c->rules.push_back(std::move(rule));
 

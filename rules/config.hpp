@@ -148,10 +148,11 @@ struct NoticeSettings {
 struct EmailSettings {
   std::vector<std::string> to;  // recipients; none = no email
   std::string from = "trunkwatch@localhost";
-  std::string transport = "sendmail";  // "sendmail" or "smtp"
+  std::string transport = "sendmail";  // "sendmail", "smtp" or "maildir"
   std::string sendmail = "/usr/sbin/sendmail";
-  std::string smtp_url = "smtp://localhost:25";  // smtps:// for TLS from the start
-  std::string starttls = "try";                  // "try", "required", "none"
+  std::string smtp_url = "smtp://localhost:25";           // smtps:// for TLS from the start
+  std::string starttls = "try";                           // "try", "required", "none"
+  std::string maildir = "/var/spool/trunkwatch/Maildir";  // transport "maildir": delivered here
   std::string username;
   std::string password_file;  // read at start; must not be readable by everyone
   std::string spool_dir = "/var/spool/trunkwatch/mail";
@@ -161,6 +162,36 @@ struct EmailSettings {
   double timeout_s = 30;       // per delivery attempt
   std::string subject_prefix = "[trunkwatch]";
   bool enabled() const { return !to.empty(); }
+};
+
+// The daemon's own settings (`trunkwatch run`); a reload keeps the running values and
+// warns when they changed (they need a restart).
+struct DaemonSettings {
+  std::string records_dir = "/var/lib/trunkwatch";  // calls.sqlite (+ calls.jsonl)
+  bool json_records = false;                        // also calls.jsonl, one call per line
+  std::string control_socket = "/run/trunkwatch/control";
+  std::string log_target = "auto";  // "auto" (journal under systemd, else stderr), "journal",
+                                    // "syslog", "stderr"
+  std::string log_level = "info";
+  std::string syslog_server;  // log_target "syslog": HOST:PORT for datagrams, "" = syslog(3)
+  int block_ms = 20;          // B-channel chunk length read from the card: 8 or 20
+  bool audio = true;          // run the B-channel detectors
+  bool operator==(const DaemonSettings&) const = default;
+};
+
+// A monitored trunk (`[[span]]`). A passive tap sees each direction on its own card span:
+// `span` receives what the PBX transmits, `carrier_span` what the carrier transmits; the
+// decoder sees one link, numbered `span`. Mode "endpoint" (trunkwatch owns the D-channel, the
+// inline mode) is reserved: refused until it exists.
+struct SpanSettings {
+  int span = 0;
+  std::optional<int> carrier_span;
+  std::string mode = "tap";
+  std::optional<hal::SpanType> type;           // default: what the card reports
+  std::optional<hal::SwitchType> switch_type;  // default: ni2 on T1, euroisdn on E1
+  hal::Role pbx_side = hal::Role::User;
+  std::string name;
+  bool operator==(const SpanSettings&) const = default;
 };
 
 // An e-mail address as trunkwatch accepts one in its config: local@domain, printable ASCII
@@ -190,6 +221,8 @@ struct Config {
   EmailSettings email;
   Detectors detectors;
   std::vector<LineSpec> voice_only;
+  DaemonSettings daemon;
+  std::vector<SpanSettings> spans;  // none: every span the card has, with a warning
 
   const Profile& profile_for(std::string_view number) const;
   bool is_remote_access(std::string_view called) const;

@@ -501,12 +501,27 @@ class RedialDetector final : public Detector {
           paired(ctx, c, *in);
       }
     } else {
+      // An inbound leg is bridged to one outbound leg. When several ended close to it (a
+      // busy trunk), the one already suspected wins, else the nearest in time: pairing all
+      // of them would flag innocent calls that happened to clear at the same moment.
+      const CallState* pick = nullptr;
+      bool pick_suspected = false;
+      double pick_gap = 0;
       for (const CallState& o : recent_) {
         if (!o.outbound() || !o.record.end ||
-            std::find(o.inbound_up.begin(), o.inbound_up.end(), c.key) == o.inbound_up.end())
+            std::find(o.inbound_up.begin(), o.inbound_up.end(), c.key) == o.inbound_up.end() ||
+            !together(*o.record.end, *c.record.end, tol))
           continue;
-        if (together(*o.record.end, *c.record.end, tol)) paired(ctx, o, c);
+        const bool suspected = raised_.count(o.key) > 0;
+        const double gap = std::abs(seconds(*o.record.end - *c.record.end));
+        if (!pick || (suspected && !pick_suspected) ||
+            (suspected == pick_suspected && gap < pick_gap)) {
+          pick = &o;
+          pick_suspected = suspected;
+          pick_gap = gap;
+        }
       }
+      if (pick) paired(ctx, *pick, c);
     }
     const bool keep = c.outbound() ? !c.inbound_up.empty() : c.answered();
     if (keep) {
@@ -523,6 +538,11 @@ class RedialDetector final : public Detector {
       // An outbound leg stays while an inbound leg it rode on is up (its digits may come).
       return std::none_of(c.inbound_up.begin(), c.inbound_up.end(),
                           [&](const CallKey& k) { return ctx.active().count(k) > 0; });
+    });
+    std::erase_if(bridged_, [&](const auto& kv) {
+      return !ctx.active().count(kv.first) &&
+             std::none_of(recent_.begin(), recent_.end(),
+                          [&](const CallState& c) { return c.key == kv.first; });
     });
     std::erase_if(raised_, [&](const auto& kv) {
       return !ctx.active().count(kv.first) &&
@@ -631,6 +651,8 @@ class RedialDetector final : public Detector {
     ctx.raise(std::move(d));
   }
   void paired(Context& ctx, const CallState& o, const CallState& in) {
+    // The first outbound leg paired with an inbound leg keeps it.
+    if (!bridged_.emplace(in.key, o.key).second && bridged_[in.key] != o.key) return;
     const Config& cfg = ctx.config();
     if (!cfg.site.remote_access.empty()) {
       if (in.remote_access && cfg.detectors.through_dial.enabled &&
@@ -665,6 +687,7 @@ class RedialDetector final : public Detector {
 
   std::deque<CallState> recent_;  // ended calls, kept to pair with a leg that ends later
   std::map<CallKey, std::optional<Severity>> raised_;
+  std::map<CallKey, CallKey> bridged_;  // inbound leg -> the outbound leg paired with it
   std::set<CallKey> t2t_done_;
 };
 

@@ -186,6 +186,18 @@ calls::CallRecord Engine::annotated(const detail::CallState& c) const {
   return out;
 }
 
+calls::CallRecord Engine::live_view(const calls::CallRecord& r) const {
+  const auto it = active_.find(detail::key_of(r));
+  if (it == active_.end()) {
+    calls::CallRecord out = r;
+    if (config_->notices.mask_digits && config_->is_remote_access(r.called)) mask_record(out);
+    return out;
+  }
+  detail::CallState c = it->second;
+  c.record = r;  // the tracker's copy is the newer one
+  return annotated(c);
+}
+
 void Engine::forward(calls::CallEventType type, Timestamp time, const calls::CallRecord& r) {
   if (!downstream_) return;
   calls::CallEvent ev;
@@ -330,7 +342,6 @@ void Engine::raise(detail::Detection d) {
   if (digest) digest_.add(n);
   ++stats_.notices;
   ++stats_.by_category[static_cast<std::size_t>(n.category)];
-  BOOST_LOG_TRIVIAL(info) << "notice " << format_notice_line(n);
   notices_.on_notice(n);
 }
 

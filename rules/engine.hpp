@@ -75,6 +75,10 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   void reload(std::shared_ptr<const Config> config);
   const Config& config() const override { return *config_; }
 
+  // A call in progress as outputs may show it (the live call table): the categories raised
+  // on it so far, digits masked on remote-access calls.
+  calls::CallRecord live_view(const calls::CallRecord& r) const;
+
   const EngineStats& stats() const { return stats_; }
   std::size_t active_calls() const { return active_.size(); }
   // Waits for running exec hooks (tests, shutdown); false if some were still running.

@@ -18,6 +18,8 @@ packages=(
   python3-aiosmtpd
   # real recorded speech and music for DSP talk-off tests
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
+  # the Debian package (cpack runs dpkg-shlibdeps) and checking the unit (systemd-analyze)
+  dpkg-dev systemd
 )
 if [[ "${1:-}" == "--vm" ]]; then
   packages+=(qemu-system-x86 qemu-utils debootstrap)

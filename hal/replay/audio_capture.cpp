@@ -136,6 +136,34 @@ std::string unsafe_name(const std::string& name) {
   return {};
 }
 
+// One entry of the manifest's `spans`; returns why it is refused, or empty.
+std::string read_span(const Json& e, SpanInfo& out) {
+  if (!e.is_object()) return "each entry must be an object";
+  const auto id = e.find("span");
+  if (id == e.end() || !id->is_number_integer() || id->get<long long>() < 1 ||
+      id->get<long long>() > 255)
+    return "'span' must be an integer 1-255";
+  out.id = static_cast<int>(id->get<long long>());
+  const auto type = e.find("type");
+  if (type == e.end() || !type->is_string() ||
+      (type->get<std::string>() != "t1" && type->get<std::string>() != "e1"))
+    return "'type' must be \"t1\" or \"e1\"";
+  out.type = type->get<std::string>() == "e1" ? SpanType::E1 : SpanType::T1;
+  out.framing = out.type == SpanType::E1 ? "ccs" : "esf";
+  out.switch_type = out.type == SpanType::E1 ? SwitchType::EuroIsdn : SwitchType::Ni2;
+  if (const auto sw = e.find("switchtype"); sw != e.end()) {
+    if (!sw->is_string() || !parse_switch_type(sw->get<std::string>(), out.switch_type))
+      return "'switchtype' must be one of ni2, 4ess, 5ess, dms100, euroisdn, qsig";
+  }
+  if (const auto role = e.find("pbx_role"); role != e.end()) {
+    if (!role->is_string() ||
+        (role->get<std::string>() != "user" && role->get<std::string>() != "network"))
+      return "'pbx_role' must be \"user\" or \"network\"";
+    out.pbx_role = role->get<std::string>() == "network" ? Role::Network : Role::User;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view to_string(AudioEncoding e) {
@@ -214,6 +242,21 @@ std::optional<AudioManifest> read_audio_manifest(const fs::path& manifest, std::
 
   AudioManifest out;
   out.path = manifest;
+  if (const auto spans = root.find("spans"); spans != root.end()) {
+    if (!spans->is_array()) return fail("'spans' must be an array of span entries");
+    for (std::size_t i = 0; i < spans->size(); ++i) {
+      const std::string at = "spans[" + std::to_string(i) + "]";
+      SpanInfo info;
+      if (std::string why = read_span((*spans)[i], info); !why.empty())
+        return fail(at + ": " + why);
+      for (const SpanInfo& seen : out.spans)
+        if (seen.id == info.id)
+          return fail(at + ": span " + std::to_string(info.id) + " is listed twice");
+      out.spans.push_back(std::move(info));
+    }
+    std::sort(out.spans.begin(), out.spans.end(),
+              [](const SpanInfo& a, const SpanInfo& b) { return a.id < b.id; });
+  }
   const fs::path dir = fs::absolute(manifest, ec).parent_path();
   if (ec) return fail("cannot resolve the manifest's directory");
   for (std::size_t i = 0; i < files->size(); ++i) {
@@ -288,12 +331,19 @@ void AudioCaptureWriter::fail(std::string message) {
   if (error_.empty()) error_ = std::move(message);
 }
 
-std::string AudioCaptureWriter::open(const fs::path& pcap_path) {
+std::string AudioCaptureWriter::open(const fs::path& pcap_path, std::vector<SpanInfo> spans,
+                                     bool audio) {
   manifest_path_ = audio_manifest_path(pcap_path);
   dir_ = audio_dir_path(pcap_path);
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) return dir_.string() + ": cannot create the audio directory (" + ec.message() + ")";
+  spans_ = std::move(spans);
+  std::sort(spans_.begin(), spans_.end(),
+            [](const SpanInfo& a, const SpanInfo& b) { return a.id < b.id; });
+  if (audio) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) return dir_.string() + ": cannot create the audio directory (" + ec.message() + ")";
+  }
+  audio_ = audio;
   open_ = true;
   return {};
 }
@@ -301,6 +351,10 @@ std::string AudioCaptureWriter::open(const fs::path& pcap_path) {
 int AudioCaptureWriter::begin(int span, int channel, Side from, Timestamp start,
                               AudioEncoding encoding, int call_number) {
   if (!open_ || !error_.empty()) return -1;
+  if (!audio_) {
+    fail(manifest_path_.string() + ": opened without audio, cannot write an audio file");
+    return -1;
+  }
   char name[64];
   std::snprintf(name, sizeof name, "s%dc%d-%s-%04d.wav", span, channel,
                 std::string(to_string(from)).c_str(), call_number);
@@ -392,9 +446,20 @@ std::string AudioCaptureWriter::close() {
     e["samples"] = f.samples;
     files.push_back(std::move(e));
   }
+  nlohmann::ordered_json spans = nlohmann::ordered_json::array();
+  for (const SpanInfo& s : spans_) {
+    nlohmann::ordered_json e;
+    e["span"] = s.id;
+    e["type"] = std::string(to_string(s.type));
+    e["switchtype"] = std::string(to_string(s.switch_type));
+    e["pbx_role"] = s.pbx_role == Role::Network ? "network" : "user";
+    spans.push_back(std::move(e));
+  }
   nlohmann::ordered_json root;
   root["format"] = kFormatName;
   root["version"] = 1;
+  // Version 1 still: readers ignore keys they do not know, so older ones read this as before.
+  if (!spans_.empty()) root["spans"] = std::move(spans);
   root["files"] = std::move(files);
   // Written whole and renamed into place: a reader never sees half a manifest.
   const fs::path tmp = manifest_path_.string() + ".tmp";

@@ -6,6 +6,10 @@
 // names them relative to its own directory. A manifest is untrusted input: every file must lie
 // inside the manifest's directory, and every file is checked (8 kHz, mono, mu-law, A-law or
 // 16-bit PCM, no overlap on one channel direction) before any audio is delivered.
+//
+// The manifest also carries each span's facts (type, switch type, the PBX's role), so that a
+// replay of a site mixing T1 and E1 spans decodes each span as it ran; a signaling-only
+// capture gets a manifest with no files for that alone.
 #pragma once
 
 #include <cstdint>
@@ -52,6 +56,9 @@ struct AudioFileInfo {
 struct AudioManifest {
   std::filesystem::path path;
   std::vector<AudioFileInfo> files;  // sorted by start time
+  // The manifest's `spans`, sorted by id: id, type, switch_type, pbx_role and framing (esf on
+  // T1, ccs on E1) set. Empty for a manifest without them (older writers, other tools).
+  std::vector<SpanInfo> spans;
 };
 
 // Reads a manifest and checks the header of every WAV it names. On failure returns nullopt
@@ -68,8 +75,11 @@ class AudioCaptureWriter {
   AudioCaptureWriter(const AudioCaptureWriter&) = delete;
   AudioCaptureWriter& operator=(const AudioCaptureWriter&) = delete;
 
-  // Creates the audio directory for `pcap_path`; an empty message means success.
-  std::string open(const std::filesystem::path& pcap_path);
+  // Starts the manifest of `pcap_path`, which will list `spans`. With `audio`, also creates
+  // the audio directory; without, the manifest holds the spans and no files (begin() fails).
+  // An empty message means success.
+  std::string open(const std::filesystem::path& pcap_path, std::vector<SpanInfo> spans = {},
+                   bool audio = true);
   bool is_open() const { return open_; }
   // Starts a file for one call (`call_number`, 1-based, in the file name) and direction.
   // Returns a stream id, or -1 with error() set.
@@ -89,7 +99,9 @@ class AudioCaptureWriter {
   bool flush(Stream& s);
 
   bool open_ = false;
+  bool audio_ = false;
   std::filesystem::path manifest_path_, dir_;
+  std::vector<SpanInfo> spans_;
   std::vector<std::unique_ptr<Stream>> streams_;  // index = stream id; null once ended
   std::vector<AudioFileInfo> done_;
   std::string error_;

@@ -23,6 +23,8 @@ std::string ReplaySource::open() {
   if (!m) return error;
   stats_.audio_files = m->files.size();
   manifest_in_use_ = manifest.string();
+  spans_ = m->spans;
+  for (SpanInfo& s : spans_) s.name = options_.path;
   audio_ = std::make_unique<AudioPlayback>(std::move(*m));
   return {};
 }

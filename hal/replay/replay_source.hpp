@@ -39,6 +39,9 @@ class ReplaySource final : public SpanSource {
   // Opens the capture and reads its audio manifest (every WAV is checked); an empty message
   // means success.
   std::string open();
+  // After open(): the spans the manifest describes (type, switch type, the PBX's role; named
+  // after the capture), sorted by id. Empty without a manifest or with one that has no
+  // `spans`: a capture's frames alone do not say.
   const std::vector<SpanInfo>& spans() const override { return spans_; }
   // Frames and 20 ms audio chunks in time order (a chunk before a frame of the same time).
   SourceError run(SpanSink& sink) override;

@@ -490,6 +490,35 @@ Scenario demo_scenario() {
   g.max_talk_s = 110;  // keeps the whole demo near ten minutes
   g.did_base = "2125550100";
   generate_traffic(sc, g, sc.seed);
+
+  // The attack. The DISA answers, plays a second dial tone; the caller keys PIN 4711 and the
+  // destination; the PBX seizes a trunk on span 1 and dials it; both legs clear together.
+  CallSpec in;
+  in.at_s = 300;
+  in.span = 2;
+  in.caller = hal::Side::Carrier;
+  in.calling = "8095550147";
+  in.called = kDemoDisaNumber;
+  in.answer_after_s = 1;
+  in.ring_s = 0.5;
+  in.talk_s = 150;
+  in.clearer = hal::Side::Carrier;
+  in.dtmf_in = std::string("4711#") + kDemoFraudDestination + "#";
+  in.dial_tone_after_answer = true;
+  CallSpec out;
+  out.at_s = 316;
+  out.span = 1;
+  out.caller = hal::Side::Pbx;
+  out.calling = kDemoDisaNumber;
+  out.called = kDemoFraudDestination;
+  out.answer_after_s = 6;
+  out.talk_s = 128.5;
+  out.clearer = hal::Side::Pbx;
+  for (CallSpec* c : {&in, &out}) {
+    const auto at = std::find_if(sc.calls.begin(), sc.calls.end(),
+                                 [&](const CallSpec& x) { return x.at_s > c->at_s; });
+    sc.calls.insert(at, std::move(*c));
+  }
   return sc;
 }
 

@@ -112,7 +112,12 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view s
 std::optional<Scenario> load_scenario(const std::string& path, std::string& error);
 
 // A site with two NI-2 T1 PRI spans (PBX on the user side): about ten minutes of a busy
-// working-day morning, ~60 calls, mostly domestic with a few international ones.
+// working-day morning, ~60 calls, mostly domestic with a few international ones, and one
+// toll-fraud attack five minutes in: an outsider calls the DISA number kDemoDisaNumber,
+// keys a PIN and an international number in-band (DTMF, with audio), and the PBX dials that
+// number out on the other span while the inbound call is up ("through-dialing").
 Scenario demo_scenario();
+inline constexpr const char* kDemoDisaNumber = "2125550199";
+inline constexpr const char* kDemoFraudDestination = "0112526123456";  // Somalia
 
 }  // namespace tw::sim

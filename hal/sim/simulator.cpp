@@ -1044,9 +1044,12 @@ struct Simulator::Impl {
         return c.answer_after_s && c.audio == AudioContent::Speech;
       });
       if (speech) audio_library->load_prompts();
-      if (!opt.pcap_path.empty() && !failed()) {
-        if (std::string err = audio_capture.open(opt.pcap_path); !err.empty()) fail(err);
-      }
+    }
+    // The manifest goes with every capture, audio or not: it tells a replay each span's type
+    // and switch type, which the frames do not (a mixed T1/E1 site replays right).
+    if (!opt.pcap_path.empty() && !failed()) {
+      if (std::string err = audio_capture.open(opt.pcap_path, span_infos, audio_on); !err.empty())
+        fail(err);
     }
     capture_start = sc.capture_from_s > 0
                         ? sc.start + seconds(sc.capture_from_s)

@@ -43,8 +43,10 @@ struct TruthCall {
 void write_truth_jsonl(std::ostream& out, const std::vector<TruthCall>& calls);
 
 struct SimOptions {
-  double speed = 0;       // 0 = as fast as possible, else simulated seconds per wall second
-  std::string pcap_path;  // if set, every tapped frame (garbage included) goes there too
+  double speed = 0;  // 0 = as fast as possible, else simulated seconds per wall second
+  // If set, every tapped frame (garbage included) goes there too, and a manifest next to it
+  // (OUT.audio.json, docs/capture-format.md) says what each span is, with or without audio.
+  std::string pcap_path;
   // B-channel audio (also switched on by a scenario's [audio] enabled): every call carries
   // 20 ms AudioChunks in both directions while answered (ringback from the called side while
   // it rings), interleaved in time order with the frames. With pcap_path, the audio is also

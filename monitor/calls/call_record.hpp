@@ -37,6 +37,9 @@ struct InbandEvent {
   std::string tone;  // Tone: "dial", "busy", "ans", "fax-cng", ... (docs/dsp.md)
   float level_dbm0 = 0;
   float duration_ms = 0;
+  // When the signal began. Digits: `time` (already their start). Tones: `time` is when the
+  // detector recognised the tone, this its estimated start (docs/dsp.md, "Onsets").
+  Timestamp onset{};
 };
 
 struct CallRecord {

@@ -17,6 +17,7 @@ constexpr auto kMaxJitter = std::chrono::milliseconds(40);
 InbandEvent to_inband(const dsp::Event& e, hal::Timestamp origin, hal::Side from) {
   InbandEvent out;
   out.time = plus_seconds(origin, e.t_s);
+  out.onset = plus_seconds(origin, e.onset_s);
   out.from = from;
   out.kind = e.kind == dsp::EventKind::dtmf ? InbandEvent::Kind::Dtmf
              : e.kind == dsp::EventKind::mf ? InbandEvent::Kind::Mf

@@ -1,8 +1,10 @@
 #include "monitor/cli/cli_common.hpp"
 
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
+#include "monitor/cli/commands.hpp"
 #include "monitor/log.hpp"
 
 namespace tw::cli {
@@ -33,6 +35,95 @@ std::string RecordOutputs::open(CallEventFanout& fanout) {
     fanout.add(*db_);
   }
   return {};
+}
+
+void PolicyOptions::add_options(CLI::App& cmd) {
+  cmd.add_option("--config", config,
+                 "Configuration file (default: " + std::string(rules::kDefaultConfigPath) +
+                     " if it exists, else the built-in defaults)")
+      ->option_text("FILE");
+  cmd.add_option("--set", overrides, "Override a configuration key (repeatable)")
+      ->option_text("KEY=VALUE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+}
+
+std::shared_ptr<const rules::Config> PolicyOptions::load(std::string_view command,
+                                                         std::string_view builtin) const {
+  rules::ConfigOptions o;
+  o.overrides = overrides;
+  rules::ConfigResult cfg;
+  if (config.empty() && !builtin.empty()) {
+    cfg = rules::parse_config(builtin, "(built-in " + std::string(command) + " site)", o);
+  } else {
+    std::string path = config;
+    if (path.empty() && std::filesystem::exists(rules::kDefaultConfigPath))
+      path = rules::kDefaultConfigPath;
+    cfg = rules::load_config(path, o);
+  }
+  for (const std::string& w : cfg.warnings)
+    std::cerr << "trunkwatch " << command << ": warning: " << w << "\n";
+  for (const std::string& e : cfg.errors) std::cerr << e << "\n";
+  return cfg.config;
+}
+
+void AlertOptions::add_options(CLI::App& cmd) {
+  policy.add_options(cmd);
+  cmd.add_option("--alerts-json", alerts_json,
+                 "Write each notice as a JSON line to PATH, or '-' for standard output")
+      ->option_text("PATH|-");
+  cmd.add_flag("--act", act,
+               "Act on notices as the daemon would: send alert mail per [email] and run exec "
+               "hooks (default: neither; hooks are recorded as would_exec)");
+}
+
+int BatchMonitor::load_policy(std::string_view command, const AlertOptions& alerts) {
+  config_ = alerts.policy.load(command);
+  return config_ ? kExitOk : kExitBadInput;
+}
+
+int BatchMonitor::open(std::string_view command, const PipelineOptions& po, RecordOutputs& records,
+                       const AlertOptions& alerts) {
+  if (auto err = records.open(records_); !err.empty()) {
+    std::cerr << "trunkwatch " << command << ": " << err << "\n";
+    return kExitFailure;
+  }
+  app::NoticeOutputs::Options no;
+  no.alerts_json = alerts.alerts_json;
+  no.mail = alerts.act;
+  if (auto err = notices_.open(no, config_->email); !err.empty()) {
+    std::cerr << "trunkwatch " << command << ": " << err << "\n";
+    return kExitFailure;
+  }
+  rules::EngineOptions eo;
+  eo.run_hooks = alerts.act;
+  chain_ = std::make_unique<app::MonitorChain>(po, config_, notices_.sink(), records_, eo);
+  return kExitOk;
+}
+
+std::string BatchMonitor::finish() {
+  rules::Engine& engine = chain_->engine();
+  engine.wait_for_hooks(std::chrono::seconds(static_cast<long>(config_->notices.exec_timeout_s)));
+  const rules::EngineStats& s = engine.stats();
+  std::ostringstream out;
+  out << "notices " << s.notices;
+  std::string by;
+  for (rules::Category c : rules::all_categories())
+    if (const auto k = s.by_category[static_cast<std::size_t>(c)])
+      by += (by.empty() ? "" : ", ") + std::string(rules::to_string(c)) + " " + std::to_string(k);
+  if (!by.empty()) out << " (" << by << ")";
+  if (s.suppressed) out << ", suppressed " << s.suppressed;
+  if (rules::MailQueue* mail = notices_.mail()) {
+    const auto limit =
+        std::chrono::milliseconds(static_cast<long>(config_->email.timeout_s * 1000));
+    mail->wait_until_empty(limit);
+    const auto st = mail->stats();
+    out << "; alert mail delivered " << st.delivered;
+    if (const std::size_t left = mail->pending())
+      out << ", " << left << " still in the spool " << config_->email.spool_dir
+          << " (the daemon delivers them)";
+  }
+  return out.str();
 }
 
 void add_log_option(CLI::App& cmd, std::string& level) {

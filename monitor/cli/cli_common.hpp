@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "monitor/app/monitor_chain.hpp"
+#include "monitor/app/notice_outputs.hpp"
 #include "monitor/pipeline.hpp"
 #include "monitor/store/json_store.hpp"
 #include "monitor/store/sqlite_store.hpp"
@@ -26,6 +28,51 @@ struct RecordOutputs {
   std::ofstream json_file_;
   std::unique_ptr<store::JsonLinesStore> json_;
   std::unique_ptr<store::SqliteStore> db_;
+};
+
+// --config FILE and --set KEY=VALUE (repeatable).
+struct PolicyOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+
+  void add_options(CLI::App& cmd);
+  // --config, else /etc/trunkwatch/trunkwatch.toml when it exists, else the built-in
+  // defaults (`builtin`: TOML text of a command's own defaults, the demo's site); --set on
+  // top. Warnings and errors (file:line:column) go to standard error; null on errors.
+  std::shared_ptr<const rules::Config> load(std::string_view command,
+                                            std::string_view builtin = {}) const;
+};
+
+// The rules stage of replay and simulate: the policy, --alerts-json, --act.
+struct AlertOptions {
+  PolicyOptions policy;
+  std::string alerts_json;
+  bool act = false;  // deliver alert mail and run exec hooks, as the daemon would
+
+  void add_options(CLI::App& cmd);
+};
+
+// Everything behind a batch command's source: the monitor chain (pipeline, rules engine),
+// the record outputs and the notice outputs.
+class BatchMonitor {
+ public:
+  // Loads the policy, first thing: a bad config is refused before any file is touched.
+  // On failure prints why and returns the exit code, else kExitOk.
+  int load_policy(std::string_view command, const AlertOptions& alerts);
+  // Opens the record and notice outputs and builds the chain; same return convention.
+  int open(std::string_view command, const PipelineOptions& po, RecordOutputs& records,
+           const AlertOptions& alerts);
+  app::MonitorChain& chain() { return *chain_; }
+  // After the run: waits up to the mail timeout for spooled alert mail to go out and
+  // returns "notices 3 (through_dial 2, high_risk_destination 1)" plus a note on mail left
+  // in the spool.
+  std::string finish();
+
+ private:
+  std::shared_ptr<const rules::Config> config_;
+  CallEventFanout records_;
+  app::NoticeOutputs notices_;
+  std::unique_ptr<app::MonitorChain> chain_;
 };
 
 // --log-level, applied before the command runs.

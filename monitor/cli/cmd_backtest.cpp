@@ -1,7 +1,6 @@
 // trunkwatch backtest: runs a policy over stored call records and shows what would have
 // fired; how an admin tunes thresholds before deploying them.
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -18,9 +17,8 @@ namespace {
 using namespace std::chrono_literals;
 
 struct BacktestArgs {
-  std::string config;
+  PolicyOptions policy;
   std::string db = "/var/lib/trunkwatch/calls.sqlite";
-  std::vector<std::string> overrides;
   std::string alerts_json;
   std::string since;
   std::string log_level = "warning";
@@ -71,18 +69,8 @@ calls::CallRecord stage(const calls::CallRecord& r, calls::CallEventType type) {
 
 int run_backtest(const BacktestArgs& a) {
   init_cli_logging(a.log_level);
-  std::string path = a.config;
-  if (path.empty() && std::filesystem::exists(rules::kDefaultConfigPath))
-    path = rules::kDefaultConfigPath;
-  rules::ConfigOptions o;
-  o.overrides = a.overrides;
-  const rules::ConfigResult cfg = rules::load_config(path, o);
-  for (const std::string& w : cfg.warnings)
-    std::cerr << "trunkwatch backtest: warning: " << w << "\n";
-  if (!cfg.ok()) {
-    for (const std::string& e : cfg.errors) std::cerr << e << "\n";
-    return kExitBadInput;
-  }
+  const std::shared_ptr<const rules::Config> config = a.policy.load("backtest");
+  if (!config) return kExitBadInput;
   std::optional<calls::Timestamp> since;
   if (!a.since.empty()) {
     since = calls::parse_time(a.since);
@@ -120,7 +108,7 @@ int run_backtest(const BacktestArgs& a) {
   PrintingSink sink(json == &std::cout ? std::cerr : std::cout, json);
   rules::EngineOptions eo;
   eo.run_hooks = false;  // a backtest never runs hooks nor clears calls
-  rules::Engine engine(cfg.config, sink, nullptr, eo);
+  rules::Engine engine(config, sink, nullptr, eo);
 
   // Started, Answered and Ended events rebuilt from the record times, in time order.
   struct Event {
@@ -165,7 +153,7 @@ int run_backtest(const BacktestArgs& a) {
   out << "backtest: " << records.size() << " calls, " << s.notices << " notice(s)";
   if (s.suppressed) out << ", " << s.suppressed << " suppressed";
   if (s.allowed) out << ", " << s.allowed << " allowed by policy";
-  out << ", " << s.digests << " digest(s); config " << cfg.config->source << "\n";
+  out << ", " << s.digests << " digest(s); config " << config->source << "\n";
   for (rules::Category c : rules::all_categories()) {
     const auto k = s.by_category[static_cast<std::size_t>(c)];
     if (k) out << "  " << rules::to_string(c) << ": " << k << "\n";
@@ -189,15 +177,8 @@ void add_backtest_command(CLI::App& app, int& exit_code) {
       "Run a fraud policy over stored call records and print what would have fired: one line\n"
       "per notice, then a summary by category. Nothing is sent, run or hung up. Use it to tune\n"
       "thresholds before deploying them (docs/rules.md).");
-  cmd->add_option("--config", args->config,
-                  "Configuration file (default: " + std::string(rules::kDefaultConfigPath) +
-                      " if it exists, else the built-in defaults)")
-      ->option_text("FILE");
+  args->policy.add_options(*cmd);
   cmd->add_option("--db", args->db, "Call record database")->capture_default_str();
-  cmd->add_option("--set", args->overrides, "Override a configuration key (repeatable)")
-      ->option_text("KEY=VALUE")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--alerts-json", args->alerts_json,
                   "Also write each notice as a JSON line to PATH, or '-' for standard output "
                   "(the human lines then go to standard error)")

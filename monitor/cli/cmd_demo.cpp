@@ -1,8 +1,11 @@
-// trunkwatch demo: the main job on a built-in simulated site, with a live call table.
+// trunkwatch demo: the main job on a built-in simulated site, with a live call table, the
+// alerts as they are raised and the alert mail they sent.
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <iostream>
 
@@ -16,23 +19,74 @@ namespace tw::cli {
 
 namespace {
 
+namespace fs = std::filesystem;
+
 struct DemoArgs {
   std::string db = "trunkwatch-demo.sqlite";
+  std::string mail_dir = "trunkwatch-demo-mail";
+  std::string alerts_json;
+  PolicyOptions policy;
   double speed = 60;
   bool live = true;
+  bool audio = true;
   std::string log_level = "warning";
 };
 
-// Shows the calls that are up, redrawn a few times a second of wall time.
+// A TOML basic string.
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// The demo site's own configuration when no --config is given: the DISA number is a
+// remote-access number, alert mail goes into a Maildir next to the database.
+std::string demo_site_config(const std::string& mail_dir, const std::string& spool_dir) {
+  return std::string("[site]\nname = \"demo site\"\nremote_access = [") +
+         toml_string(sim::kDemoDisaNumber) +
+         "]\n[email]\nto = [\"pbx-admins@example.com\"]\nfrom = \"trunkwatch@example.com\"\n"
+         "transport = \"maildir\"\nmaildir = " +
+         toml_string(fs::absolute(mail_dir).string()) + "\nspool_dir = " + toml_string(spool_dir) +
+         "\nretry_min_s = 1\n";
+}
+
+// Keeps the last alerts for the screen; in a pipe prints each one as it comes.
+class AlertTicker final : public rules::NoticeSink {
+ public:
+  explicit AlertTicker(bool print_now) : print_now_(print_now) {}
+  void on_notice(const rules::Notice& n) override {
+    const std::string line = "ALERT " + rules::format_notice_line(n);
+    if (print_now_) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }
+    recent_.push_back(line);
+    if (recent_.size() > 6) recent_.pop_front();
+    ++count_;
+  }
+  const std::deque<std::string>& recent() const { return recent_; }
+  std::size_t count() const { return count_; }
+
+ private:
+  bool print_now_;
+  std::deque<std::string> recent_;
+  std::size_t count_ = 0;
+};
+
+// Shows the calls that are up, with the digits heard on them, and the latest alerts;
+// redrawn a few times a second of wall time.
 class LiveTable final : public hal::SpanSink {
  public:
-  LiveTable(Pipeline& pipeline, bool enabled) : pipeline_(pipeline), enabled_(enabled) {
-    tty_ = isatty(STDOUT_FILENO) != 0;
-  }
-  void on_frame(const hal::DFrame& f) override { pipeline_.on_frame(f); }
-  void on_line_event(const hal::LineEvent& e) override { pipeline_.on_line_event(e); }
+  LiveTable(app::MonitorChain& chain, const AlertTicker& alerts, bool enabled, bool tty)
+      : chain_(chain), alerts_(alerts), enabled_(enabled), tty_(tty) {}
+  void on_frame(const hal::DFrame& f) override { chain_.on_frame(f); }
+  void on_audio(const hal::AudioChunk& a) override { chain_.on_audio(a); }
+  void on_line_event(const hal::LineEvent& e) override { chain_.on_line_event(e); }
   void on_tick(hal::Timestamp now) override {
-    pipeline_.on_tick(now);
+    chain_.on_tick(now);
     if (!enabled_) return;
     const auto wall = std::chrono::steady_clock::now();
     // On a terminal redraw 4 times a second; in a pipe print one line per simulated minute.
@@ -45,66 +99,129 @@ class LiveTable final : public hal::SpanSink {
   }
 
  private:
+  // What the screen shows of the digits: masked on remote-access numbers, as records are.
+  std::string shown_digits(const calls::CallRecord& r) const {
+    const rules::Config& c = chain_.engine().config();
+    if (c.notices.mask_digits && c.is_remote_access(r.called)) return rules::mask_digits(r.digits);
+    return r.digits;
+  }
+
   void draw(hal::Timestamp now) {
+    const Pipeline& pipeline = chain_.pipeline();
     std::size_t up = 0;
-    for (const auto& s : pipeline_.spans()) up += s.tracker.active_calls();
-    const auto done = pipeline_.call_totals().calls;
+    for (const auto& s : pipeline.spans()) up += s.tracker.active_calls();
+    const auto done = pipeline.call_totals().calls;
     if (!tty_) {
-      std::printf("%s  calls up %zu, calls ended %llu\n", calls::format_time(now).c_str(), up,
-                  static_cast<unsigned long long>(done));
+      std::printf("%s  calls up %zu, calls ended %llu, alerts %zu\n",
+                  calls::format_time(now).c_str(), up, static_cast<unsigned long long>(done),
+                  alerts_.count());
       std::fflush(stdout);
       return;
     }
     std::string screen = "\033[H\033[J";
-    char line[160];
-    std::snprintf(line, sizeof line, "trunkwatch demo  %s  calls up %zu  ended %llu\n\n",
-                  calls::format_time(now).c_str(), up, static_cast<unsigned long long>(done));
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "trunkwatch demo  %s  calls up %zu  ended %llu  alerts %zu\n\n",
+                  calls::format_time(now).c_str(), up, static_cast<unsigned long long>(done),
+                  alerts_.count());
     screen += line;
-    screen += "span ch  direction  calling          called               state      time\n";
+    screen += "span ch  direction  calling          called               state      time  digits\n";
     std::size_t rows = 0;
-    for (const auto& s : pipeline_.spans()) {
+    for (const auto& s : pipeline.spans()) {
       s.tracker.for_each_active([&](const calls::CallRecord& r) {
-        if (++rows > 30) return;
+        if (++rows > 24) return;
         const char* state = r.end ? "clearing" : r.answer ? "talking" : "ringing";
         const auto since = r.answer ? *r.answer : r.start.value_or(now);
         const long secs = static_cast<long>(
             std::chrono::duration_cast<std::chrono::seconds>(now - since).count());
-        std::snprintf(line, sizeof line, "%4d %2s  %-9s  %-15.15s  %-19.19s  %-9s %3ld:%02ld\n",
-                      r.span, r.channel ? std::to_string(*r.channel).c_str() : "-",
+        std::snprintf(line, sizeof line,
+                      "%4d %2s  %-9s  %-15.15s  %-19.19s  %-9s %3ld:%02ld  %-.40s\n", r.span,
+                      r.channel ? std::to_string(*r.channel).c_str() : "-",
                       std::string(calls::to_string(r.direction)).c_str(), r.calling.c_str(),
-                      r.called.c_str(), state, secs / 60, secs % 60);
+                      r.called.c_str(), state, secs / 60, secs % 60, shown_digits(r).c_str());
         screen += line;
       });
+    }
+    if (!alerts_.recent().empty()) {
+      screen += "\nLatest alerts\n";
+      for (const std::string& a : alerts_.recent()) screen += a.substr(0, 160) + "\n";
     }
     std::fwrite(screen.data(), 1, screen.size(), stdout);
     std::fflush(stdout);
   }
 
-  Pipeline& pipeline_;
+  app::MonitorChain& chain_;
+  const AlertTicker& alerts_;
   bool enabled_;
-  bool tty_ = false;
+  bool tty_;
   std::chrono::steady_clock::time_point last_draw_{};
   hal::Timestamp last_line_{};
 };
 
+// The first message in the Maildir, oldest first by name (ids start with the time).
+std::string first_mail(const std::string& mail_dir, std::size_t& count) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(fs::path(mail_dir) / "new", ec))
+    if (e.is_regular_file()) files.push_back(e.path());
+  count = files.size();
+  if (files.empty()) return "";
+  std::sort(files.begin(), files.end());
+  std::ifstream in(files.front(), std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 int run_demo(const DemoArgs& a) {
   init_cli_logging(a.log_level);
-  // The demo owns its database: start from an empty one each run.
-  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(a.db + suffix);
+  // The demo owns its database and mailbox: start from empty ones each run.
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(a.db + suffix);
+  const bool own_config = a.policy.config.empty();
+  if (own_config) fs::remove_all(fs::path(a.mail_dir) / "new");
+  char spool_template[] = "/tmp/trunkwatch-demo-spool-XXXXXX";
+  const char* spool = ::mkdtemp(spool_template);
+  if (!spool) {
+    std::cerr << "trunkwatch demo: cannot create a mail spool under /tmp\n";
+    return kExitFailure;
+  }
+  struct RemoveSpool {
+    std::string path;
+    ~RemoveSpool() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } remove_spool{spool};
+
+  const auto config = a.policy.load("demo", demo_site_config(a.mail_dir, spool));
+  if (!config) return kExitBadInput;
   store::SqliteStore db;
   if (auto err = db.open(a.db); !err.empty()) {
     std::cerr << "trunkwatch demo: " << err << "\n";
     return kExitFailure;
   }
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  AlertTicker ticker(!tty || !a.live);
+  app::NoticeOutputs outputs;
+  app::NoticeOutputs::Options no;
+  no.alerts_json = a.alerts_json;
+  no.log = false;  // the demo shows alerts itself
+  no.mail = true;
+  if (auto err = outputs.open(no, config->email); !err.empty()) {
+    std::cerr << "trunkwatch demo: " << err << "\n";
+    return kExitFailure;
+  }
+  rules::NoticeFanout notices;
+  notices.add(ticker);
+  notices.add(outputs.sink());
+
   sim::Simulator simulator(sim::demo_scenario(),
-                           sim::SimOptions{.speed = a.speed, .pcap_path = {}, .audio = false});
+                           sim::SimOptions{.speed = a.speed, .pcap_path = {}, .audio = a.audio});
   PipelineOptions po;
   po.spans = simulator.spans();
   if (!po.spans.empty()) po.span_defaults = po.spans.front();
-  CallEventFanout fanout;
-  fanout.add(db);
-  Pipeline pipeline(po, fanout);
-  LiveTable table(pipeline, a.live);
+  rules::EngineOptions eo;
+  eo.run_hooks = false;
+  app::MonitorChain chain(po, config, notices, db, eo);
+  LiveTable table(chain, ticker, a.live, tty);
   if (const hal::SourceError err = simulator.run(table)) {
     std::cerr << "trunkwatch demo: " << err.message << "\n";
     return kExitFailure;
@@ -114,10 +231,27 @@ int run_demo(const DemoArgs& a) {
     std::cerr << "trunkwatch demo: " << a.db << ": " << err << "\n";
     return kExitFailure;
   }
-  std::cout << "\n"
-            << render_report(records, ReportOptions{}) << "\n"
-            << "Decoded: " << summary_line(pipeline) << "\n"
-            << "Call records: " << a.db << " (try: trunkwatch report --db " << a.db << ")\n";
+  std::cout << "\n" << render_report(records, ReportOptions{}) << "\n";
+  if (tty && a.live)
+    for (const std::string& line : ticker.recent()) std::cout << line << "\n";
+  std::cout << "Decoded: " << summary_line(chain.pipeline()) << "\n"
+            << "Alerts: " << ticker.count() << "\n";
+  if (rules::MailQueue* mail = outputs.mail()) {
+    mail->wait_until_empty(std::chrono::seconds(10));
+    const auto st = mail->stats();
+    std::cout << "Alert mail: " << st.delivered << " delivered";
+    if (mail->pending()) std::cout << ", " << mail->pending() << " not delivered yet";
+    std::cout << "\n";
+  }
+  if (own_config) {
+    std::size_t count = 0;
+    const std::string mail = first_mail(a.mail_dir, count);
+    if (!mail.empty())
+      std::cout << "\nThe first alert mail (" << count << " in the Maildir " << a.mail_dir
+                << "):\n\n"
+                << mail << "\n";
+  }
+  std::cout << "Call records: " << a.db << " (try: trunkwatch report --db " << a.db << ")\n";
   return kExitOk;
 }
 
@@ -127,16 +261,35 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<DemoArgs>();
   CLI::App* cmd = app.add_subcommand(
       "demo",
-      "Watch a simulated site: two T1 PRI spans and a busy morning of calls, compressed.\n\n"
-      "Real libpri stacks play the PBX and the carrier; trunkwatch taps and decodes them as it\n"
-      "would a live card, shows the calls that are up, stores every record in an SQLite file\n"
-      "and prints a summary at the end. No telephony card needed.");
+      "Watch a simulated site: two T1 PRI spans, a busy morning of calls compressed, and one\n"
+      "toll-fraud attack (an outsider through-dialing Somalia via the DISA number).\n\n"
+      "Real libpri stacks play the PBX and the carrier and real audio is on the B-channels;\n"
+      "trunkwatch taps and decodes them as it would a live card, shows the calls that are up\n"
+      "with the digits keyed on them and the alerts as they are raised, stores every record\n"
+      "in an SQLite file, mails the alerts into a Maildir, and prints a summary and the first\n"
+      "alert mail at the end. No telephony card needed.");
   cmd->add_option("--db", args->db, "Where to store the call records (replaced if it exists)")
       ->capture_default_str();
+  cmd->add_option("--mail-dir", args->mail_dir,
+                  "Maildir the alert mail is delivered to (its new/ is emptied first)")
+      ->capture_default_str();
+  cmd->add_option("--alerts-json", args->alerts_json,
+                  "Also write each notice as a JSON line to PATH, or '-' for standard output")
+      ->option_text("PATH|-");
+  cmd->add_option("--config", args->policy.config,
+                  "Use this configuration instead of the demo site's own (then mail goes where "
+                  "its [email] says)")
+      ->option_text("FILE");
+  cmd->add_option("--set", args->policy.overrides, "Override a configuration key (repeatable)")
+      ->option_text("KEY=VALUE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--speed", args->speed, "Simulated seconds per wall-clock second")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("!--no-live", args->live, "Do not show the live call table");
+  cmd->add_flag("!--no-audio", args->audio,
+                "Signaling only: no B-channel audio, so no in-band digits or tones");
   add_log_option(*cmd, args->log_level);
   cmd->callback([args, &exit_code] { exit_code = run_demo(*args); });
 }

@@ -32,13 +32,15 @@ double round_to(double v, int decimals) {
   return std::round(v * k) / k;
 }
 
-// Keys in the order of the examples: t, type, then digit or tone.
+// Keys in the order of the examples: t, type, then digit or tone. `t` is when the
+// signal began, for tones too (their onset); `reported` says when the detector knew.
 nlohmann::ordered_json to_json(const dsp::Event& e) {
   nlohmann::ordered_json j;
-  j["t"] = round_to(e.t_s, 3);
+  j["t"] = round_to(e.onset_s, 3);
   j["type"] = std::string(dsp::to_string(e.kind));
   if (e.kind == dsp::EventKind::tone) {
     j["tone"] = std::string(dsp::to_string(e.tone));
+    j["reported"] = round_to(e.t_s, 3);
   } else {
     j["digit"] = std::string(1, e.digit);
     j["level_dbm0"] = round_to(e.level_dbm0, 1);
@@ -78,7 +80,7 @@ int run_dsp(const DspOptions& o) {
   bank.flush();
 
   std::stable_sort(events.begin(), events.end(),
-                   [](const dsp::Event& a, const dsp::Event& b) { return a.t_s < b.t_s; });
+                   [](const dsp::Event& a, const dsp::Event& b) { return a.onset_s < b.onset_s; });
   for (const dsp::Event& e : events) std::cout << to_json(e).dump() << "\n";
   if (o.call_type) {
     dsp::CallEvidence ev;
@@ -99,7 +101,8 @@ void add_dsp_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "dsp",
       "Run the DSP detector bank (DTMF, MF, fax/modem tones, call progress) on a WAV "
-      "recording and print one JSON object per event, in time order");
+      "recording and print one JSON object per event, in time order. \"t\" is where the "
+      "digit or tone began; a tone also says when it was recognised (\"reported\")");
   cmd->add_option("file", opts->file, "8 kHz mono WAV: 16-bit PCM, mu-law or A-law")->required();
   cmd->add_option("--law", opts->law,
                   "G.711 law a 16-bit PCM file is carried in, as the trunk would (default ulaw); "

@@ -19,10 +19,13 @@ struct SimulateArgs {
   bool audio = false;
   std::string log_level = "warning";
   RecordOutputs outputs;
+  AlertOptions alerts;
 };
 
 int run_simulate(SimulateArgs& a) {
   init_cli_logging(a.log_level);
+  BatchMonitor monitor;
+  if (const int rc = monitor.load_policy("simulate", a.alerts); rc != kExitOk) return rc;
   std::optional<sim::Scenario> scenario;
   if (a.scenario == "demo") {
     scenario = sim::demo_scenario();
@@ -48,19 +51,15 @@ int run_simulate(SimulateArgs& a) {
   PipelineOptions po;
   po.spans = simulator.spans();
   if (!po.spans.empty()) po.span_defaults = po.spans.front();
-  CallEventFanout fanout;
-  if (auto err = a.outputs.open(fanout); !err.empty()) {
-    std::cerr << "trunkwatch simulate: " << err << "\n";
-    return kExitFailure;
-  }
-  Pipeline pipeline(po, fanout);
-  if (const hal::SourceError err = simulator.run(pipeline)) {
+  if (const int rc = monitor.open("simulate", po, a.outputs, a.alerts); rc != kExitOk) return rc;
+  if (const hal::SourceError err = simulator.run(monitor.chain())) {
     std::cerr << "trunkwatch simulate: " << err.message << "\n";
     return kExitFailure;
   }
   if (truth_file.is_open()) sim::write_truth_jsonl(truth_file, simulator.truth());
   std::cerr << "trunkwatch simulate: " << simulator.truth().size() << " calls simulated; decoded "
-            << summary_line(pipeline) << "\n";
+            << summary_line(monitor.chain().pipeline()) << "\n"
+            << "trunkwatch simulate: " << monitor.finish() << "\n";
   return kExitOk;
 }
 
@@ -89,6 +88,7 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
                 "says) and run the detectors on it; with --pcap also write WAV files and a "
                 "manifest next to the capture (docs/capture-format.md)");
   args->outputs.add_options(*cmd);
+  args->alerts.add_options(*cmd);
   add_log_option(*cmd, args->log_level);
   cmd->callback([args, &exit_code] { exit_code = run_simulate(*args); });
 }

@@ -24,5 +24,8 @@ void add_bench_command(CLI::App& app, int& exit_code);  // bench/
 // The fraud policy (rules/): cmd_check_config.cpp, cmd_backtest.cpp.
 void add_check_config_command(CLI::App& app, int& exit_code);
 void add_backtest_command(CLI::App& app, int& exit_code);
+// The daemon and its control-socket clients (monitor/cli/cmd_run.cpp).
+void add_run_command(CLI::App& app, int& exit_code);
+void add_control_commands(CLI::App& app, int& exit_code);
 
 }  // namespace tw::cli

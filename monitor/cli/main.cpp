@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   tw::cli::add_bench_command(app, exit_code);
   tw::cli::add_check_config_command(app, exit_code);
   tw::cli::add_backtest_command(app, exit_code);
+  tw::cli::add_run_command(app, exit_code);
+  tw::cli::add_control_commands(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

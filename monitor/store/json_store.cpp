@@ -25,6 +25,7 @@ nlohmann::ordered_json inband_to_json(const std::vector<calls::InbandEvent>& eve
     }
     if (e.kind == calls::InbandEvent::Kind::Tone) {
       j["tone"] = e.tone;
+      j["onset"] = calls::format_time(e.onset);  // `time` is when it was recognised
     } else {
       j["digit"] = std::string(1, e.digit);
       j["level_dbm0"] = std::round(e.level_dbm0 * 10) / 10;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <boost/log/trivial.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -218,17 +219,67 @@ std::int64_t unix_now() {
 
 // ---- transports --------------------------------------------------------------------------
 
+std::string lf_line_ends(const std::string& message) {
+  std::string text;
+  text.reserve(message.size());
+  for (std::size_t i = 0; i < message.size(); ++i)
+    if (!(message[i] == '\r' && i + 1 < message.size() && message[i + 1] == '\n'))
+      text += message[i];
+  return text;
+}
+
+// Delivers into a Maildir (tmp/ then rename into new/, as the format demands) that any mail
+// client reads: for a box with no mail server, and for the demo. The file name is the
+// message id, so a redelivery after a crash replaces the file instead of adding a copy.
+class MaildirTransport final : public MailTransport {
+ public:
+  explicit MaildirTransport(std::string dir) : dir_(std::move(dir)) {}
+  std::string send(const std::string& /*from*/, const std::vector<std::string>& /*to*/,
+                   const std::string& message) override {
+    for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
+      const std::string d = dir_ + sub;
+      if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return d + ": " + std::strerror(errno);
+    }
+    const std::string name = message_id(message) + ".trunkwatch";
+    const std::string tmp = dir_ + "/tmp/" + name;
+    if (auto err = write_durable(tmp, lf_line_ends(message)); !err.empty()) return err;
+    const std::string final_path = dir_ + "/new/" + name;
+    if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
+      const std::string err = final_path + ": " + std::strerror(errno);
+      ::unlink(tmp.c_str());
+      return err;
+    }
+    const int dfd = ::open((dir_ + "/new").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+    return "";
+  }
+
+ private:
+  // The local part of the Message-ID header ("<ID@host>"), which is the spool id.
+  static std::string message_id(const std::string& message) {
+    const auto at = message.find("\nMessage-ID: <");
+    std::string id;
+    if (at != std::string::npos)
+      for (std::size_t i = at + 14; i < message.size() && message[i] != '@' && message[i] != '>';
+           ++i)
+        if (std::isalnum(static_cast<unsigned char>(message[i])) || message[i] == '-' ||
+            message[i] == '_' || message[i] == '.')
+          id += message[i];
+    if (id.empty()) id = std::to_string(fnv1a(message));
+    return id;
+  }
+  std::string dir_;
+};
+
 class SendmailTransport final : public MailTransport {
  public:
   explicit SendmailTransport(const EmailSettings& s) : s_(s) {}
   std::string send(const std::string& from, const std::vector<std::string>& to,
                    const std::string& message) override {
-    // sendmail takes the local convention: LF line ends.
-    std::string text;
-    text.reserve(message.size());
-    for (std::size_t i = 0; i < message.size(); ++i)
-      if (!(message[i] == '\r' && i + 1 < message.size() && message[i + 1] == '\n'))
-        text += message[i];
+    const std::string text = lf_line_ends(message);  // sendmail takes the local convention
     // A socket rather than a pipe: send() with MSG_NOSIGNAL cannot raise SIGPIPE in the
     // daemon if sendmail dies early.
     int sv[2];
@@ -460,6 +511,7 @@ MailMessage compose_digest_mail(const Digest& d, const EmailSettings& s) {
 
 std::unique_ptr<MailTransport> make_mail_transport(const EmailSettings& s, std::string& error) {
   if (s.transport == "sendmail") return std::make_unique<SendmailTransport>(s);
+  if (s.transport == "maildir") return std::make_unique<MaildirTransport>(s.maildir);
   std::string password;
   if (!s.password_file.empty()) {
     struct stat st {};

@@ -418,6 +418,39 @@ TEST_F(RulesEmail, ThroughTheSendmailProgram) {
   EXPECT_EQ(sent, expected);
 }
 
+// Into a Maildir (no mail server on the box): tmp/ then new/, LF line ends, and a redelivery
+// of the same notice (a crash between delivery and the spool removal) replaces, not adds.
+TEST_F(RulesEmail, IntoAMaildir) {
+  const fs::path box = dir_ / "Maildir";
+  fs::create_directories(box);
+  fs::permissions(box, fs::perms::owner_read | fs::perms::owner_exec);  // not writable yet
+  settings_.transport = "maildir";
+  settings_.maildir = box.string();
+  const MailMessage m = compose_notice_mail(notice(3), settings_);
+  {
+    auto q = queue();
+    ASSERT_EQ(q->enqueue(m), "");
+    for (int i = 0; i < 100 && q->stats().failures < 1; ++i) std::this_thread::sleep_for(20ms);
+    if (::geteuid() != 0) {  // root writes anyway
+      EXPECT_GE(q->stats().failures, 1u);
+      EXPECT_EQ(q->pending(), 1u);
+    }
+    fs::permissions(box, fs::perms::owner_all);
+    ASSERT_TRUE(q->wait_until_empty(10s));
+    ASSERT_EQ(q->enqueue(m), "");  // the same message again
+    ASSERT_TRUE(q->wait_until_empty(10s));
+  }
+  std::vector<fs::path> delivered;
+  for (const auto& e : fs::directory_iterator(box / "new")) delivered.push_back(e.path());
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_TRUE(fs::is_empty(box / "tmp"));
+  EXPECT_TRUE(fs::is_directory(box / "cur"));
+  std::string expected = m.text;
+  std::erase(expected, '\r');
+  EXPECT_EQ(slurp(delivered[0]), expected);
+  EXPECT_EQ(delivered[0].filename().string(), m.id + ".trunkwatch");
+}
+
 TEST_F(RulesEmail, DigestMail) {
   Digest d;
   d.from = *hal::parse_time("2027-01-05T10:00:00Z");
@@ -461,7 +494,8 @@ TEST_F(RulesEmail, EmailSettingsAreValidated) {
   EXPECT_TRUE(make_mail_transport(r.config->email, err)) << err;
   r = parse_config("[email]\ntransport = \"carrier-pigeon\"\n", "site.toml", co);
   ASSERT_EQ(r.errors.size(), 1u);
-  EXPECT_EQ(r.errors[0], "site.toml:2:13: 'transport' must be one of \"sendmail\", \"smtp\"");
+  EXPECT_EQ(r.errors[0],
+            "site.toml:2:13: 'transport' must be one of \"sendmail\", \"smtp\", \"maildir\"");
 }
 
 }  // namespace

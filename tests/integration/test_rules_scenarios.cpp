@@ -175,10 +175,25 @@ international = 0.05
   for (const auto& r : o.records) EXPECT_TRUE(r.alerts.empty()) << r.called;
 }
 
-TEST(RulesScenarios, TheDemoMorningRaisesNothing) {
-  const Outcome o = run(sim::demo_scenario());
+TEST(RulesScenarios, TheDemoMorningRaisesOnlyItsAttack) {
+  sim::Scenario demo = sim::demo_scenario();
+  const Outcome o =
+      run(demo, std::string("[site]\nremote_access = [\"") + sim::kDemoDisaNumber + "\"]\n");
   EXPECT_GT(o.truth_calls, 40u);
-  EXPECT_TRUE(o.notices.empty()) << o.dump();
+  // No audio here: a warning while both legs are up, critical when they end together.
+  ASSERT_EQ(o.notices.size(), 3u) << o.dump();
+  const auto td = o.of(Category::ThroughDial);
+  ASSERT_EQ(td.size(), 2u) << o.dump();
+  EXPECT_EQ(td[0].severity, Severity::Warning);
+  EXPECT_EQ(td[1].severity, Severity::Critical);
+  EXPECT_EQ(o.of(Category::HighRiskDestination).size(), 1u) << o.dump();
+  for (const auto& n : o.notices) EXPECT_EQ(n.call.called, sim::kDemoFraudDestination);
+  // The morning without the attack: silent.
+  std::erase_if(demo.calls, [](const sim::CallSpec& c) {
+    return c.called == sim::kDemoFraudDestination || c.called == sim::kDemoDisaNumber;
+  });
+  const Outcome quiet = run(demo);
+  EXPECT_TRUE(quiet.notices.empty()) << quiet.dump();
 }
 
 TEST(RulesScenarios, OrdinaryCallsOneOfEachKindInBusinessHours) {

@@ -1,0 +1,126 @@
+// The DAHDI card as a span source: the same SpanSource as the replay and the simulator, so
+// the pipeline does not know which one feeds it.
+//
+// A passive PRI tap is two card spans, one per direction (the tap hears what the PBX
+// transmits on one and what the carrier transmits on the other); they form one logical span,
+// numbered after the PBX-side span, and the decoder sees one link. D-channels are read in
+// DAHDI's HDLC-FCS mode (`dchan=` in /etc/dahdi/system.conf: one frame per read, two FCS
+// bytes appended, bad frames dropped by the driver and announced as an event); B-channels
+// as clear channels (`bchan=`) in blocks of 8 or 20 ms, expanded from the span's G.711 law.
+//
+// The driver's ways: a read that fails with ELAST means an event is waiting
+// (DAHDI_GETEVENT); alarms come as events and are also polled with DAHDI_SPANSTAT once a
+// second; a span that disappears (the device goes away) is reported as an alarm and its
+// channels are reopened every few seconds. None of these stops the source.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trunkwatch/hal/source.hpp"
+
+namespace tw::hal::dahdi {
+
+// What sysfs says about a span (/sys/bus/dahdi_spans/devices/span-N/).
+struct SpanFacts {
+  int number = 0;
+  std::string name;      // "DYN/loc/1:0", "TE4/0/1"
+  std::string desc;      // free text
+  std::string spantype;  // "T1", "E1", "J1", ...
+  int basechan = 0;      // absolute number of its first channel
+  int channels = 0;
+  std::uint32_t alarms = 0;
+  std::string alarm_text;  // as sysfs shows it
+};
+// Every span under `sysfs_spans` (sorted by number); error set when the directory is missing
+// (the dahdi module is not loaded).
+std::vector<SpanFacts> discover_spans(const std::string& sysfs_spans, std::string& error);
+// T1 or E1 from the facts: the spantype, else the channel count (24 = T1, 31 = E1).
+std::optional<SpanType> span_type_of(const SpanFacts& f);
+
+struct TapPair {
+  int pbx_span = 0;      // card span receiving what the PBX transmits; the logical span id
+  int carrier_span = 0;  // card span receiving what the carrier transmits
+  std::optional<SpanType> type;  // default: from the card
+  std::string name;
+};
+
+struct DahdiOptions {
+  std::string dev_root = "/dev/dahdi";
+  std::string sysfs_spans = "/sys/bus/dahdi_spans/devices";
+  std::vector<TapPair> taps;  // empty: the card's spans in pairs (1+2, 3+4, ...)
+  int block_ms = 20;          // 8 or 20
+  bool audio = true;          // read the B-channels
+  std::chrono::milliseconds tick{100};
+};
+
+struct DahdiCounters {
+  std::uint64_t frames = 0;
+  std::uint64_t short_frames = 0;  // shorter than an address + control + FCS
+  std::uint64_t audio_blocks = 0;
+  std::uint64_t events = 0;
+  std::uint64_t read_errors = 0;
+  std::uint64_t reopens = 0;
+};
+
+class DahdiSource final : public SpanSource {
+ public:
+  explicit DahdiSource(DahdiOptions options);
+  ~DahdiSource() override;
+  DahdiSource(const DahdiSource&) = delete;
+  DahdiSource& operator=(const DahdiSource&) = delete;
+
+  // Finds the spans and opens their channels; an error message or "". Warnings (spans
+  // paired by default) go to the log.
+  std::string open();
+  const std::vector<SpanInfo>& spans() const override { return spans_; }
+  SourceError run(SpanSink& sink) override;
+  void stop() override { stop_ = true; }
+  DahdiCounters counters() const { return counters_; }
+
+ private:
+  struct Channel {
+    int fd = -1;
+    int card_span = 0;
+    int chanpos = 0;
+    int logical_span = 0;
+    Side from = Side::Pbx;
+    bool dchan = false;
+    bool alaw = false;
+    std::string path;
+  };
+  struct CardSpan {
+    int number = 0;
+    int logical_span = 0;
+    Side from = Side::Pbx;
+    std::uint32_t alarms = 0;
+    bool gone = false;
+  };
+  std::string open_channel(Channel& c);
+  void close_channel(Channel& c);
+  void read_channel(Channel& c, SpanSink& sink, Timestamp now);
+  void drain_events(Channel& c, SpanSink& sink, Timestamp now);
+  void poll_alarms(SpanSink& sink, Timestamp now);
+  void reopen_gone(SpanSink& sink, Timestamp now);
+  void span_gone(Channel& c, SpanSink& sink, Timestamp now, int err);
+  CardSpan* card_span(int number);
+
+  DahdiOptions options_;
+  std::vector<SpanInfo> spans_;
+  std::vector<CardSpan> card_spans_;
+  std::vector<Channel> channels_;
+  int ctl_fd_ = -1;
+  int last_errno_ = 0;  // of the last open_channel() failure
+  std::atomic<bool> stop_{false};
+  DahdiCounters counters_;
+  // Read buffers, sized once: the per-read path allocates nothing.
+  std::vector<std::uint8_t> frame_buf_;
+  std::vector<std::uint8_t> audio_buf_;
+  std::vector<std::int16_t> pcm_;
+};
+
+}  // namespace tw::hal::dahdi

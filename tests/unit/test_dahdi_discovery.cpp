@@ -1,0 +1,74 @@
+// DAHDI span discovery from sysfs, on a tree laid out as dahdi-sysfs.c writes it (the real
+// driver is exercised in the VM tests, tests/vm/).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "hal/dahdi/dahdi_source.hpp"
+#include "tests/support/cli_harness.hpp"
+
+namespace tw::hal::dahdi {
+namespace {
+
+namespace fs = std::filesystem;
+
+void span_dir(const fs::path& root, int n, const std::string& type, int base, int channels,
+              const std::string& alarms) {
+  const fs::path d = root / ("span-" + std::to_string(n));
+  fs::create_directories(d);
+  test::write_file(d / "name", "DYN/loc/1:" + std::to_string(n - 1) + "\n");
+  test::write_file(d / "desc", "Dynamic 'loc' span at '1:" + std::to_string(n - 1) + "'\n");
+  test::write_file(d / "spantype", type + "\n");
+  test::write_file(d / "basechan", std::to_string(base) + "\n");
+  test::write_file(d / "channels", std::to_string(channels) + "\n");
+  test::write_file(d / "alarms", alarms + "\n");
+}
+
+TEST(DahdiDiscovery, ReadsEverySpanInOrder) {
+  const fs::path root = test::temp_dir("dahdi-sysfs") / "spans";
+  fs::remove_all(root);
+  span_dir(root, 2, "DYNAMIC", 25, 24, "OK");
+  span_dir(root, 1, "T1", 1, 24, "OK");
+  span_dir(root, 10, "E1", 49, 31, "RED");
+  fs::create_directories(root / "not-a-span");
+  std::string error;
+  const auto spans = discover_spans(root.string(), error);
+  ASSERT_EQ(error, "");
+  ASSERT_EQ(spans.size(), 3u);
+  EXPECT_EQ(spans[0].number, 1);
+  EXPECT_EQ(spans[1].number, 2);
+  EXPECT_EQ(spans[2].number, 10);
+  EXPECT_EQ(spans[1].basechan, 25);
+  EXPECT_EQ(spans[1].name, "DYN/loc/1:1");
+  EXPECT_EQ(span_type_of(spans[0]), SpanType::T1);
+  EXPECT_EQ(span_type_of(spans[1]), SpanType::T1) << "24 channels";
+  EXPECT_EQ(span_type_of(spans[2]), SpanType::E1);
+  EXPECT_EQ(spans[0].alarms, 0u);
+  EXPECT_EQ(spans[2].alarms, alarm::kRed);
+}
+
+TEST(DahdiDiscovery, NoDriverIsAClearError) {
+  std::string error;
+  EXPECT_TRUE(discover_spans("/nonexistent/dahdi_spans", error).empty());
+  EXPECT_NE(error.find("is the dahdi module loaded?"), std::string::npos) << error;
+  DahdiOptions o;
+  o.sysfs_spans = "/nonexistent/dahdi_spans";
+  DahdiSource source(o);
+  EXPECT_NE(source.open(), "");
+}
+
+TEST(DahdiDiscovery, MissingDevicesAreReportedWithThePath) {
+  const fs::path root = test::temp_dir("dahdi-nodev");
+  fs::remove_all(root);
+  span_dir(root / "spans", 1, "T1", 1, 24, "OK");
+  span_dir(root / "spans", 2, "T1", 25, 24, "OK");
+  DahdiOptions o;
+  o.sysfs_spans = (root / "spans").string();
+  o.dev_root = (root / "dev").string();
+  DahdiSource source(o);
+  const std::string err = source.open();
+  EXPECT_NE(err.find((root / "dev" / "ctl").string()), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace tw::hal::dahdi
