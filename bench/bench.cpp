@@ -10,6 +10,7 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   bench->require_subcommand(1);
   add_bench_dsp_command(*bench, exit_code);
   add_bench_decode_command(*bench, exit_code);
+  add_bench_scale_command(*bench, exit_code);
 }
 
 }  // namespace tw::cli

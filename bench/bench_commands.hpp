@@ -9,5 +9,7 @@ namespace tw::cli {
 void add_bench_dsp_command(CLI::App& bench, int& exit_code);
 // trunkwatch bench decode FILE.pcap (bench/decode_bench.cpp)
 void add_bench_decode_command(CLI::App& bench, int& exit_code);
+// trunkwatch bench scale (bench/scale_bench.cpp)
+void add_bench_scale_command(CLI::App& bench, int& exit_code);
 
 }  // namespace tw::cli

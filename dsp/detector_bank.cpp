@@ -24,6 +24,31 @@ using detail::ScreenResult;
 
 namespace {
 
+// Working buffers a bank needs only inside one call: one per thread rather than one per bank
+// (a big box has 1,920 banks; these would be 18 KB of each).
+std::array<std::int16_t, AudioRing::kCapacity>& scratch() {
+  thread_local std::array<std::int16_t, AudioRing::kCapacity> buf;
+  return buf;
+}
+
+// SpanDSP states of the fax/modem tone and FSK detectors parked while their gate sleeps, one
+// pool per thread (a bank always runs on one thread). A bank holds a state only while its
+// detector is awake or could resume with it; most of a call they sleep, so a big box needs a
+// few dozen states instead of 1,920 x 9 (~20 KB a bank). The pool grows to the high-water
+// mark and is reused from then on: no allocation on the per-chunk path in steady state.
+struct ParkedStates {
+  ParkedStates() {
+    tones.reserve(64);
+    fsk.reserve(64);
+  }
+  std::vector<detail::ModemTonesRxPtr> tones;
+  std::vector<detail::FskRxPtr> fsk;
+};
+ParkedStates& parked() {
+  thread_local ParkedStates p;
+  return p;
+}
+
 enum Unit : int {
   kDtmf,
   kCng,
@@ -329,9 +354,7 @@ struct ChannelDetectorBank::Impl {
   RunHistory cp_runs;                           // steady call-progress tones, any frequency
   std::int64_t event_pos = 0;   // time stamp for events reported from inside SpanDSP calls
   std::int64_t verify_pos = 0;  // audio fed to the detector that is reporting
-  std::array<std::int16_t, kMaxChunk> decoded{};
   std::array<std::int16_t, kPiece> piece{};
-  std::array<std::int16_t, AudioRing::kCapacity> scratch{};
 
   Impl(const BankConfig& c, EventSink s)
       : cfg(c), sink(std::move(s)), g711(c.law), dtmf(c.dtmf_cfg, ring, &Impl::emit_dtmf, this) {
@@ -391,17 +414,16 @@ struct ChannelDetectorBank::Impl {
     enabled[kDtmf] = cfg.dtmf;
     for (int u = kCng; u <= kB103Ch2; ++u) enabled[static_cast<std::size_t>(u)] = cfg.fax_modem;
     enabled[kCallProgress] = cfg.call_progress;
-    for (int u = kCng; u <= kPreamble; ++u) {
-      tones[static_cast<std::size_t>(u)].reset(modem_connect_tones_rx_init(
-          nullptr, tone_unit_type(u), &tone_cb, &ctx[static_cast<std::size_t>(u)]));
-      if (!tones[static_cast<std::size_t>(u)])
-        throw std::runtime_error("modem_connect_tones_rx_init failed");
-    }
-    for (const Carrier& c : carriers) {
-      fsk[static_cast<std::size_t>(c.unit)].reset(
-          fsk_rx_init(nullptr, &preset_fsk_specs[c.spec], FSK_FRAME_MODE_SYNC, &fsk_bit,
-                      &ctx[static_cast<std::size_t>(c.unit)]));
-      if (!fsk[static_cast<std::size_t>(c.unit)]) throw std::runtime_error("fsk_rx_init failed");
+    // The fax/modem tone and FSK states are taken when a detector first wakes
+    // (acquire_state); one of each is built here so that a SpanDSP failure shows at once.
+    const auto u0 = static_cast<std::size_t>(kCng);
+    tones[u0].reset(modem_connect_tones_rx_init(nullptr, tone_unit_type(kCng), &tone_cb, &ctx[u0]));
+    if (!tones[u0]) throw std::runtime_error("modem_connect_tones_rx_init failed");
+    if (!carriers.empty()) {
+      const auto uc = static_cast<std::size_t>(carriers.front().unit);
+      fsk[uc].reset(fsk_rx_init(nullptr, &preset_fsk_specs[carriers.front().spec],
+                                FSK_FRAME_MODE_SYNC, &fsk_bit, &ctx[uc]));
+      if (!fsk[uc]) throw std::runtime_error("fsk_rx_init failed");
     }
     cp_desc.reset(super_tone_rx_make_descriptor(nullptr));
     for (const ToneCadence& t : country.tones) {
@@ -615,13 +637,15 @@ struct ChannelDetectorBank::Impl {
     if (u == kDtmf) {
       dtmf.reset(start);
     } else if (is_tone_unit(u)) {
-      modem_connect_tones_rx_init(tones[su].get(), tone_unit_type(u), &tone_cb, &ctx[su]);
+      if (tones[su])
+        modem_connect_tones_rx_init(tones[su].get(), tone_unit_type(u), &tone_cb, &ctx[su]);
       tone_present[su] = 0;
     } else if (is_fsk_unit(u)) {
       for (Carrier& c : carriers)
         if (c.unit == u) {
-          fsk_rx_init(fsk[su].get(), &preset_fsk_specs[c.spec], FSK_FRAME_MODE_SYNC, &fsk_bit,
-                      &ctx[su]);
+          if (fsk[su])
+            fsk_rx_init(fsk[su].get(), &preset_fsk_specs[c.spec], FSK_FRAME_MODE_SYNC, &fsk_bit,
+                        &ctx[su]);
           c.carrier_up = false;
         }
     } else if (u == kCallProgress) {
@@ -654,6 +678,7 @@ struct ChannelDetectorBank::Impl {
       g.fed = 0;
       g.awake_until = kNever;
       g.awake = !cfg.gating.enabled && enabled[static_cast<std::size_t>(u)];
+      if (g.awake) acquire_state(u);  // ungated: never parked
       init_unit(u, 0);
     }
     if (bell) bell_mf_rx_init(bell.get(), &bell_cb, this);
@@ -674,11 +699,56 @@ struct ChannelDetectorBank::Impl {
     const std::int64_t end = ring.end();
     for (int u = 0; u < kUnitCount; ++u) {
       Gate& g = gates[static_cast<std::size_t>(u)];
-      if (!g.awake) continue;
+      if (!g.awake) {
+        park_state(u, g);
+        continue;
+      }
       feed(u, end);
       if (cfg.gating.enabled && end > g.awake_until && !busy(u)) g.awake = false;
     }
     if (bell || r2) feed_mf(end);
+  }
+
+  // Gives unit `u` a SpanDSP state if it has none (from the thread's parked ones, else a new
+  // one); true when it had to, so the caller initialises it.
+  bool acquire_state(int u) {
+    auto su = static_cast<std::size_t>(u);
+    if (is_tone_unit(u) && !tones[su]) {
+      auto& pool = parked().tones;
+      if (!pool.empty()) {
+        tones[su] = std::move(pool.back());
+        pool.pop_back();
+      } else {
+        tones[su].reset(
+            modem_connect_tones_rx_init(nullptr, tone_unit_type(u), &tone_cb, &ctx[su]));
+        if (!tones[su]) throw std::runtime_error("modem_connect_tones_rx_init failed");
+      }
+      return true;
+    }
+    if (is_fsk_unit(u) && !fsk[su]) {
+      auto& pool = parked().fsk;
+      if (!pool.empty()) {
+        fsk[su] = std::move(pool.back());
+        pool.pop_back();
+      } else {
+        for (const Carrier& c : carriers)
+          if (c.unit == u)
+            fsk[su].reset(fsk_rx_init(nullptr, &preset_fsk_specs[c.spec], FSK_FRAME_MODE_SYNC,
+                                      &fsk_bit, &ctx[su]));
+        if (!fsk[su]) throw std::runtime_error("fsk_rx_init failed");
+      }
+      return true;
+    }
+    return false;
+  }
+
+  // A sleeping detector whose last sample has left the ring will be initialised afresh when
+  // it wakes (trigger): its state is of no use until then, so it goes back to the pool.
+  void park_state(int u, const Gate& g) {
+    if (g.fed >= ring.oldest()) return;
+    auto su = static_cast<std::size_t>(u);
+    if (is_tone_unit(u) && tones[su]) parked().tones.push_back(std::move(tones[su]));
+    if (is_fsk_unit(u) && fsk[su]) parked().fsk.push_back(std::move(fsk[su]));
   }
 
   void trigger(int u, std::int64_t pos) {
@@ -693,7 +763,8 @@ struct ChannelDetectorBank::Impl {
     std::int64_t want =
         floor_to(std::max<std::int64_t>(0, pos - kScreenBlock - g.preroll), g.align);
     want = std::max(want, ceil_to(ring.oldest(), g.align));
-    if (want > g.fed || g.fed < ring.oldest()) {
+    const bool fresh = acquire_state(u);
+    if (fresh || want > g.fed || g.fed < ring.oldest()) {
       init_unit(u, want);
       g.fed = want;
     }
@@ -993,7 +1064,7 @@ struct ChannelDetectorBank::Impl {
     if (!known) return;
     std::int64_t from = std::max(c.report - 2400, ring.oldest());
     std::int64_t to = ring.end();
-    std::span<std::int16_t> buf(scratch.data(), static_cast<std::size_t>(to - from));
+    std::span<std::int16_t> buf(scratch().data(), static_cast<std::size_t>(to - from));
     ring.copy(from, buf);
     // SpanDSP reports an MF digit a block or two into it; the tone goes on for an unknown time.
     const detail::PairWindow where{std::max(from, c.report - 160), c.report, c.report - 1600, to};
@@ -1035,7 +1106,8 @@ void ChannelDetectorBank::rx(std::span<const std::int16_t> linear) {
 void ChannelDetectorBank::rx_g711(std::span<const std::uint8_t> coded) {
   while (!coded.empty()) {
     std::size_t n = std::min<std::size_t>(coded.size(), kMaxChunk);
-    std::span<std::int16_t> out(impl_->decoded.data(), n);
+    thread_local std::array<std::int16_t, kMaxChunk> decoded;
+    std::span<std::int16_t> out(decoded.data(), n);
     impl_->g711.decode(coded.first(n), out);
     impl_->process(out);
     coded = coded.subspan(n);

@@ -10,12 +10,19 @@ namespace tw {
 Pipeline::Pipeline(PipelineOptions options, calls::CallEventSink& out)
     : options_(std::move(options)),
       out_(out),
-      inband_(options_.inband, [this](int span, int channel, const calls::InbandEvent& e) {
-        SpanState& s = span_state(span);
-        ++s.stats.inband_events;
-        s.tracker.on_inband(channel, e);
-      }) {
+      report_([this](int span, int channel, const calls::InbandEvent& e) {
+        on_detection(span, channel, e);
+      }),
+      inband_(options_.inband, report_) {
+  if (options_.dsp_threads > 0)
+    pool_ = std::make_unique<calls::DspPool>(options_.dsp_threads, options_.inband);
   for (const auto& info : options_.spans) span_state(info.id);
+}
+
+void Pipeline::on_detection(int span, int channel, const calls::InbandEvent& e) {
+  SpanState& s = span_state(span);
+  ++s.stats.inband_events;
+  s.tracker.on_inband(channel, e);
 }
 
 Pipeline::SpanState& Pipeline::span_state(int span) {
@@ -30,8 +37,13 @@ Pipeline::SpanState& Pipeline::span_state(int span) {
   auto [pos, inserted] =
       spans_.emplace(span, std::make_unique<SpanState>(info, out_, options_.tracker));
   pos->second->tracker.set_audio_meter([this, span](int channel) -> std::optional<double> {
-    const auto pbx = inband_.voice_seconds(span, channel, hal::Side::Pbx);
-    const auto carrier = inband_.voice_seconds(span, channel, hal::Side::Carrier);
+    // Called from the tracker, after sync_dsp(): the pool's workers are idle.
+    auto voice = [&](hal::Side side) {
+      return pool_ ? pool_->voice_seconds(span, channel, side)
+                   : inband_.voice_seconds(span, channel, side);
+    };
+    const auto pbx = voice(hal::Side::Pbx);
+    const auto carrier = voice(hal::Side::Carrier);
     if (!pbx && !carrier) return std::nullopt;
     return pbx.value_or(0) + carrier.value_or(0);
   });
@@ -54,6 +66,7 @@ void Pipeline::malformed(SpanState& s, const hal::DFrame& frame, const char* lay
 }
 
 void Pipeline::on_frame(const hal::DFrame& frame) {
+  sync_dsp();
   last_time_ = std::max(last_time_, frame.time);
   SpanState& s = span_state(frame.span);
   ++s.stats.frames;
@@ -126,6 +139,7 @@ void Pipeline::track_link(SpanState& s, const q921::Frame& l2) {
 }
 
 void Pipeline::on_line_event(const hal::LineEvent& event) {
+  sync_dsp();
   last_time_ = std::max(last_time_, event.time);
   if (event.type == hal::LineEventType::SourceEnd) {
     close_all(event.time, calls::EndReason::CaptureEnd);
@@ -161,15 +175,20 @@ void Pipeline::on_line_event(const hal::LineEvent& event) {
 void Pipeline::on_audio(const hal::AudioChunk& chunk) {
   SpanState& s = span_state(chunk.span);
   ++s.stats.audio_chunks;
-  inband_.on_audio(s.info, chunk);
+  if (pool_)
+    pool_->submit(s.info, chunk);
+  else
+    inband_.on_audio(s.info, chunk);
 }
 
 void Pipeline::on_tick(hal::Timestamp now) {
+  sync_dsp();
   last_time_ = std::max(last_time_, now);
   for (auto& [id, s] : spans_) s->tracker.on_tick(now);
 }
 
 void Pipeline::close_all(hal::Timestamp now, calls::EndReason reason) {
+  sync_dsp();
   for (auto& [id, s] : spans_) s->tracker.close_all(now, reason);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "monitor/calls/call_tracker.hpp"
+#include "monitor/calls/dsp_pool.hpp"
 #include "monitor/calls/inband_analyzer.hpp"
 #include "monitor/log.hpp"
 #include "monitor/q921/lapd.hpp"
@@ -41,6 +42,9 @@ struct PipelineOptions {
   calls::TrackerOptions tracker;
   // B-channel detectors; law and call-progress country follow each span's type unless set.
   calls::InbandOptions inband;
+  // 0: the detectors run inline on the caller's thread; N: on a pool of N worker threads
+  // (calls/dsp_pool.hpp), with the same results.
+  int dsp_threads = 0;
 };
 
 // Fans call events out to several sinks, in order.
@@ -100,7 +104,14 @@ class Pipeline final : public hal::SpanSink {
   // span in one byte); others go through the map.
   std::array<SpanState*, 256> span_index_{};
   q931::Message message_;  // reused: a Message is a few hundred bytes of fixed storage
+  void on_detection(int span, int channel, const calls::InbandEvent& e);
+  // Before anything that reads or changes call state: the pool's detections so far.
+  void sync_dsp() {
+    if (pool_) pool_->sync(report_);
+  }
+  calls::InbandAnalyzer::Report report_;
   calls::InbandAnalyzer inband_;
+  std::unique_ptr<calls::DspPool> pool_;
   hal::Timestamp last_time_{};
 };
 

@@ -157,6 +157,7 @@ const std::vector<KeySpec>& schema() {
       {"email.starttls", Kind::Str, "try, required, none"},
       {"email.username", Kind::Str, ""},
       {"email.password_file", Kind::Str, "path"},
+      {"email.ca_file", Kind::Str, "path"},
       {"email.spool_dir", Kind::Str, "path"},
       {"email.retry_min_s", Kind::Num, "seconds"},
       {"email.retry_max_s", Kind::Num, "seconds"},
@@ -171,6 +172,7 @@ const std::vector<KeySpec>& schema() {
       {"daemon.syslog_server", Kind::Str, "HOST:PORT"},
       {"daemon.block_ms", Kind::Int, "8 or 20"},
       {"daemon.audio", Kind::Bool, ""},
+      {"daemon.dsp_threads", Kind::Int, "threads, 0 = one per core"},
       {"detectors.*.enabled", Kind::Bool, ""},
       {"detectors.concurrency.classes.*.warning", Kind::Int, "calls"},
       {"detectors.concurrency.classes.*.critical", Kind::Int, "calls"},
@@ -348,6 +350,21 @@ class Reader {
       return nullptr;
     }
     return n->as_table();
+  }
+
+  // A string that must be one of `ok`; `out` keeps its value otherwise.
+  void choice(const toml::table& t, std::string_view key,
+              std::initializer_list<std::string_view> ok, std::string& out) const {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    const auto v = n->value<std::string>();
+    if (!n->is_string() || std::find(ok.begin(), ok.end(), *v) == ok.end()) {
+      std::string list;
+      for (auto o : ok) list += (list.empty() ? "\"" : ", \"") + std::string(o) + "\"";
+      error(*n, "'" + std::string(key) + "' must be one of " + list);
+      return;
+    }
+    out = *v;
   }
 
   std::optional<std::string> str(const toml::table& t, std::string_view key) const {
@@ -746,7 +763,7 @@ void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
   if (!t) return;
   r.only_keys(*t, "[email]",
               {"to", "from", "transport", "sendmail", "smtp_url", "starttls", "username",
-               "password_file", "maildir", "spool_dir", "retry_min_s", "retry_max_s",
+               "password_file", "ca_file", "maildir", "spool_dir", "retry_min_s", "retry_max_s",
                "warn_after_s", "timeout_s", "subject_prefix"});
   if (auto nodes = r.strings(*t, "to")) {
     for (const toml::node* n : *nodes) {
@@ -765,21 +782,8 @@ void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
   } else if (n) {
     r.error(*n, "'from' must be a string");
   }
-  auto choice = [&](std::string_view key, std::initializer_list<std::string_view> ok,
-                    std::string& out) {
-    const toml::node* n = t->get(key);
-    if (!n) return;
-    const auto v = n->value<std::string>();
-    if (!n->is_string() || std::find(ok.begin(), ok.end(), *v) == ok.end()) {
-      std::string list;
-      for (auto o : ok) list += (list.empty() ? "\"" : ", \"") + std::string(o) + "\"";
-      r.error(*n, "'" + std::string(key) + "' must be one of " + list);
-      return;
-    }
-    out = *v;
-  };
-  choice("transport", {"sendmail", "smtp", "maildir"}, e.transport);
-  choice("starttls", {"try", "required", "none"}, e.starttls);
+  r.choice(*t, "transport", {"sendmail", "smtp", "maildir"}, e.transport);
+  r.choice(*t, "starttls", {"try", "required", "none"}, e.starttls);
   if (auto v = r.str(*t, "sendmail")) {
     if (!v->starts_with('/'))
       r.error(*t->get("sendmail"), "'sendmail' must be an absolute path");
@@ -808,6 +812,15 @@ void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
               "the password file '" + *v + "' is readable by everyone (chmod 600 it)");
     else
       e.password_file = *v;
+  }
+  if (auto v = r.str(*t, "ca_file")) {
+    struct stat st {};
+    if (v->empty())
+      e.ca_file.clear();  // the system's CA store
+    else if (::stat(v->c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !std::ifstream(*v).is_open())
+      r.error(*t->get("ca_file"), "cannot read the CA file '" + *v + "'");
+    else
+      e.ca_file = *v;
   }
   if (auto v = r.str(*t, "spool_dir")) {
     if (v->empty())
@@ -947,7 +960,7 @@ void read_daemon(const Reader& r, const toml::table& root, DaemonSettings& d) {
   if (!t) return;
   r.only_keys(*t, "[daemon]",
               {"records_dir", "json_records", "control_socket", "log_target", "log_level",
-               "syslog_server", "block_ms", "audio"});
+               "syslog_server", "block_ms", "audio", "dsp_threads"});
   auto path = [&](std::string_view key, std::string& out) {
     if (auto v = r.str(*t, key)) {
       if (!v->starts_with('/'))
@@ -962,21 +975,9 @@ void read_daemon(const Reader& r, const toml::table& root, DaemonSettings& d) {
     r.error(*t->get("control_socket"), "'control_socket' is too long for a Unix socket path");
   if (auto v = r.boolean(*t, "json_records")) d.json_records = *v;
   if (auto v = r.boolean(*t, "audio")) d.audio = *v;
-  auto choice = [&](std::string_view key, std::initializer_list<std::string_view> ok,
-                    std::string& out) {
-    const toml::node* n = t->get(key);
-    if (!n) return;
-    const auto v = n->value<std::string>();
-    if (!n->is_string() || std::find(ok.begin(), ok.end(), *v) == ok.end()) {
-      std::string list;
-      for (auto o : ok) list += (list.empty() ? "\"" : ", \"") + std::string(o) + "\"";
-      r.error(*n, "'" + std::string(key) + "' must be one of " + list);
-      return;
-    }
-    out = *v;
-  };
-  choice("log_target", {"auto", "journal", "syslog", "stderr"}, d.log_target);
-  choice("log_level", {"debug", "info", "warning", "error"}, d.log_level);
+  if (auto v = r.integer(*t, "dsp_threads", 0, 64)) d.dsp_threads = static_cast<int>(*v);
+  r.choice(*t, "log_target", {"auto", "journal", "syslog", "stderr"}, d.log_target);
+  r.choice(*t, "log_level", {"debug", "info", "warning", "error"}, d.log_level);
   if (auto v = r.str(*t, "syslog_server")) {
     const auto colon = v->rfind(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == v->size() ||

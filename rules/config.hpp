@@ -155,6 +155,7 @@ struct EmailSettings {
   std::string maildir = "/var/spool/trunkwatch/Maildir";  // transport "maildir": delivered here
   std::string username;
   std::string password_file;  // read at start; must not be readable by everyone
+  std::string ca_file;  // PEM CA certificates to verify the server with; "" = the system's store
   std::string spool_dir = "/var/spool/trunkwatch/mail";
   double retry_min_s = 30;  // first retry; doubles up to retry_max_s
   double retry_max_s = 900;
@@ -176,6 +177,7 @@ struct DaemonSettings {
   std::string syslog_server;  // log_target "syslog": HOST:PORT for datagrams, "" = syslog(3)
   int block_ms = 20;          // B-channel chunk length read from the card: 8 or 20
   bool audio = true;          // run the B-channel detectors
+  int dsp_threads = 0;        // detector worker threads; 0 = one per core, at most one per span
   bool operator==(const DaemonSettings&) const = default;
 };
 

@@ -565,11 +565,18 @@ class RedialDetector final : public Detector {
       if (!in || !in->remote_access) continue;
       std::vector<std::string> why;
       bool strong = false;
-      if (digits_match(*in, o, cfg.detectors.through_dial.min_match_digits)) {
+      const int min_digits = cfg.detectors.through_dial.min_match_digits;
+      const bool matched = digits_match(*in, o, min_digits);
+      if (matched) {
         why.push_back("the number was keyed on the inbound leg");
         strong = true;
       }
-      if (in->record.second_dial_tone) {
+      // The dial tone says the remote-access call is being used to dial out, not which
+      // outbound leg it became: a leg that started before the tone is not it, and when the
+      // keyed number is known, a leg to another number is someone else's call.
+      const bool keyed_known = static_cast<int>(keyed_digits(*in).size()) >= min_digits;
+      if (in->record.second_dial_tone && o.record.start &&
+          *o.record.start >= *in->record.second_dial_tone && (matched || !keyed_known)) {
         why.push_back("a dial tone was heard on the answered inbound leg");
         strong = true;
       }

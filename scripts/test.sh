@@ -1,12 +1,27 @@
 #!/usr/bin/env bash
 # Sets up, builds under AddressSanitizer + UndefinedBehaviorSanitizer, and runs every test.
 # Also builds the libFuzzer target with clang and runs it briefly over the seed corpus.
+# As root it also runs the tests on the real DAHDI driver in a qemu VM (docs/vm-tests.md):
+# their VM image is built in the background while the code compiles (cached afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+vm_image_pid=
+if [[ $(id -u) -eq 0 ]]; then
+  scripts/setup.sh --vm
+  mkdir -p build-asan
+  tests/vm/build-image.sh >build-asan/vm-image.log 2>&1 &
+  vm_image_pid=$!
+else
+  scripts/setup.sh
+  echo "not root: the VM tests on the real DAHDI driver will be skipped"
+fi
 jobs=$(nproc)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTW_SANITIZE=ON -DTW_WERROR=ON >/dev/null
 cmake --build build-asan -j "$jobs"
+if [[ -n "$vm_image_pid" ]] && ! wait "$vm_image_pid"; then
+  echo "building the VM image failed (build-asan/vm-image.log):" >&2
+  tail -20 build-asan/vm-image.log >&2
+fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The fuzzer first, so that ctest's summary is the last thing printed.

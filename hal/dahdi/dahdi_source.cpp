@@ -3,6 +3,7 @@
 #include <dahdi/user.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spandsp.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -10,10 +11,10 @@
 #include <boost/log/trivial.hpp>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <spandsp.h>
 
 namespace tw::hal::dahdi {
 
@@ -39,8 +40,11 @@ int to_int(const std::string& s) {
   return v;
 }
 
-// sysfs `alarms` is text: "OK", or names ("RED YELLOW"), as dahdi-sysfs.c prints them.
+// sysfs `alarms`: dahdi-sysfs.c (2.11) prints the bits in hex ("0x0", "0x8"); names ("OK",
+// "RED YELLOW") are accepted too.
 std::uint32_t parse_alarm_text(const std::string& text) {
+  if (text.starts_with("0x") || text.starts_with("0X"))
+    return static_cast<std::uint32_t>(std::strtoul(text.c_str() + 2, nullptr, 16));
   std::uint32_t a = 0;
   for (auto [name, bit] : {std::pair{"YEL", alarm::kYellow},
                            {"RED", alarm::kRed},
@@ -50,9 +54,12 @@ std::uint32_t parse_alarm_text(const std::string& text) {
   return a;
 }
 
+// A B-channel carrying one constant byte this long is idle (see deliver_audio()).
+constexpr int kIdleMs = 1000;
+
 Timestamp now_time() {
-  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(
-      Clock::now().time_since_epoch()));
+  return Timestamp(
+      std::chrono::duration_cast<Timestamp::duration>(Clock::now().time_since_epoch()));
 }
 
 }  // namespace
@@ -187,6 +194,8 @@ std::string DahdiSource::open() {
 
 std::string DahdiSource::open_channel(Channel& c) {
   last_errno_ = 0;
+  c.audio_clock = false;
+  c.idle_ms = kIdleMs + 1;  // idle until it carries something
   c.fd = ::open(c.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (c.fd < 0) {
     last_errno_ = errno;
@@ -206,10 +215,22 @@ std::string DahdiSource::open_channel(Channel& c) {
       return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
     }
   } else {
-    int block = 8 * options_.block_ms;
-    if (::ioctl(c.fd, DAHDI_SET_BLOCKSIZE, &block) != 0) {
+    // The driver's default is 2 blocks (40 ms at 20 ms): a daemon busy for longer with 46
+    // channels of DSP would lose audio without a word. About 300 ms of blocks instead, and
+    // buffer events on, so that a loss still comes as DAHDI_EVENT_READ_OVERRUN (an Overrun).
+    dahdi_bufferinfo bi{};
+    bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
+    bi.rxbufpolicy = DAHDI_POLICY_IMMEDIATE;
+    bi.bufsize = 8 * options_.block_ms;
+    bi.numbufs = std::min(DAHDI_MAX_NUM_BUFS, (300 + options_.block_ms - 1) / options_.block_ms);
+    if (::ioctl(c.fd, DAHDI_SET_BUFINFO, &bi) != 0) {
       last_errno_ = errno;
-      return c.path + ": DAHDI_SET_BLOCKSIZE: " + std::strerror(errno);
+      return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
+    }
+    int on = 1;
+    if (::ioctl(c.fd, DAHDI_BUFFER_EVENTS, &on) != 0) {
+      last_errno_ = errno;
+      return c.path + ": DAHDI_BUFFER_EVENTS: " + std::strerror(errno);
     }
   }
   return "";
@@ -236,6 +257,7 @@ void DahdiSource::drain_events(Channel& c, SpanSink& sink, Timestamp now) {
         break;
       case DAHDI_EVENT_OVERRUN:
       case DAHDI_EVENT_READ_OVERRUN:
+        c.audio_clock = false;  // samples were lost: the stream's clock restarts
         e.type = LineEventType::Overrun;
         sink.on_line_event(e);
         break;
@@ -261,8 +283,7 @@ void DahdiSource::span_gone(Channel& c, SpanSink& sink, Timestamp now, int err) 
   if (s && !s->gone) {
     s->gone = true;
     s->alarms = alarm::kRed | alarm::kLos;
-    sink.on_line_event(
-        LineEvent{c.logical_span, now, LineEventType::Alarm, c.from, s->alarms});
+    report_alarms(*s, sink, now);
   }
 }
 
@@ -292,22 +313,101 @@ void DahdiSource::read_channel(Channel& c, SpanSink& sink, Timestamp now) {
         continue;
       }
       ++counters_.frames;
-      sink.on_frame(DFrame{c.logical_span, c.from, now,
-                           std::span<const std::uint8_t>(buf.data(),
-                                                         static_cast<std::size_t>(n - 2))});
+      pending_.push_back(
+          PendingFrame{c.logical_span, c.from, now, {buf.begin(), buf.begin() + (n - 2)}});
     } else {
       ++counters_.audio_blocks;
-      const std::size_t count = static_cast<std::size_t>(n);
-      for (std::size_t i = 0; i < count; ++i)
-        pcm_[i] = c.alaw ? alaw_to_linear(buf[i]) : ulaw_to_linear(buf[i]);
-      AudioChunk a;
-      a.span = c.logical_span;
-      a.channel = c.chanpos;
-      a.from = c.from;
-      a.time = now - std::chrono::microseconds(static_cast<std::int64_t>(count) * 125);
-      a.samples = std::span<const std::int16_t>(pcm_.data(), count);
-      sink.on_audio(a);
+      deliver_audio(c, static_cast<std::size_t>(n), sink, now);
     }
+  }
+}
+
+void DahdiSource::deliver_audio(Channel& c, std::size_t count, SpanSink& sink, Timestamp now) {
+  const auto length = std::chrono::microseconds(static_cast<std::int64_t>(count) * 125);
+  const Timestamp read_time = now - length;
+  // The stream's own clock; the read time only when it starts, after lost samples, or when
+  // the two drift apart (a card clock off the system clock, a clock step).
+  if (c.audio_clock) {
+    const auto drift = read_time - c.audio_next;
+    if (drift > std::chrono::milliseconds(500) || drift < -std::chrono::milliseconds(500))
+      c.audio_clock = false;
+  }
+  if (!c.audio_clock) {
+    c.audio_clock = true;
+    c.audio_next = read_time;
+  }
+  const Timestamp time = c.audio_next;
+  c.audio_next += length;
+  const std::uint8_t* bytes = audio_buf_.data();
+  if (std::all_of(bytes, bytes + count, [&](std::uint8_t b) { return b == bytes[0]; })) {
+    // A constant byte is no signal: after a second of it (enough for every detector to see
+    // the end of what came before) the channel is idle and its blocks are not handed on.
+    c.idle_ms = std::min(c.idle_ms + static_cast<int>(count / 8), 2 * kIdleMs);
+    if (c.idle_ms > kIdleMs) {
+      ++counters_.idle_blocks;
+      return;
+    }
+  } else {
+    c.idle_ms = 0;
+  }
+  for (std::size_t i = 0; i < count; ++i)
+    pcm_[i] = c.alaw ? alaw_to_linear(bytes[i]) : ulaw_to_linear(bytes[i]);
+  AudioChunk a;
+  a.span = c.logical_span;
+  a.channel = c.chanpos;
+  a.from = c.from;
+  a.time = time;
+  a.samples = std::span<const std::int16_t>(pcm_.data(), count);
+  sink.on_audio(a);
+}
+
+namespace {
+
+// Whether LAPD frame `b` acknowledges I-frame `a` of the other direction of the same link:
+// b's N(R) (the next frame b's sender expects) is past a's N(S), within the window (7).
+bool acknowledges(const std::vector<std::uint8_t>& b, const std::vector<std::uint8_t>& a) {
+  if (a.size() < 4 || b.size() < 4 || (a[2] & 0x01) != 0) return false;        // a: an I-frame
+  if ((b[2] & 0x01) != 0 && (b[2] & 0x03) != 0x01) return false;               // b: I or S
+  if ((a[0] >> 2) != (b[0] >> 2) || (a[1] >> 1) != (b[1] >> 1)) return false;  // SAPI, TEI
+  const int ns = a[2] >> 1, nr = b[3] >> 1;
+  return ((nr - 1 - ns) & 0x7f) < 8;
+}
+
+}  // namespace
+
+// Each receiver's frames come in order, but a request and its response can come out of the
+// two receivers of a pair the wrong way round (both waiting in one wake-up and read in
+// device order, or the response's receiver read just before the request's completed). The
+// response acknowledges the request (its N(R)), which gives the real order; frames that say
+// nothing about each other go in read order. A frame goes out once held kFrameHold, so that
+// whatever was sent before it has arrived; times never run backwards within a span.
+void DahdiSource::deliver_frames(SpanSink& sink, Timestamp now) {
+  // Whether `f` acknowledges a frame of the other side of its span still pending.
+  auto acks_any = [&](const PendingFrame& f) {
+    for (const PendingFrame& o : pending_)
+      if (o.logical_span == f.logical_span && o.from != f.from && acknowledges(f.bytes, o.bytes))
+        return true;
+    return false;
+  };
+  while (!pending_.empty()) {
+    // The front of the queue, or the first frame of the other side of its span, whichever
+    // was sent first.
+    auto pick = pending_.begin();
+    for (auto it = pending_.begin() + 1; it != pending_.end(); ++it) {
+      if (it->logical_span != pick->logical_span || it->from == pick->from) continue;
+      if (acks_any(*pick) && !acks_any(*it)) pick = it;
+      break;
+    }
+    if (now - pick->time < kFrameHold) return;
+    if (pick != pending_.begin()) ++counters_.reordered;
+    auto last = std::find_if(last_frame_time_.begin(), last_frame_time_.end(),
+                             [&](const auto& e) { return e.first == pick->logical_span; });
+    if (last == last_frame_time_.end())
+      last = last_frame_time_.insert(last_frame_time_.end(), {pick->logical_span, pick->time});
+    last->second = std::max(last->second, pick->time);
+    sink.on_frame(DFrame{pick->logical_span, pick->from, last->second,
+                         std::span<const std::uint8_t>(pick->bytes.data(), pick->bytes.size())});
+    pending_.erase(pick);
   }
 }
 
@@ -321,10 +421,19 @@ void DahdiSource::poll_alarms(SpanSink& sink, Timestamp now) {
     if (alarms == s.alarms) continue;
     s.alarms = alarms;
     BOOST_LOG_TRIVIAL(warning) << "card span " << s.number << ": alarms 0x" << std::hex << alarms;
-    sink.on_line_event(LineEvent{s.logical_span, now,
-                                 alarms ? LineEventType::Alarm : LineEventType::NoAlarm, s.from,
-                                 alarms});
+    report_alarms(s, sink, now);
   }
+}
+
+// The two card spans of a tap pair are one logical span: it is in alarm while either side is
+// (one side clearing must not hide the other's alarm).
+void DahdiSource::report_alarms(const CardSpan& changed, SpanSink& sink, Timestamp now) {
+  std::uint32_t alarms = 0;
+  for (const CardSpan& s : card_spans_)
+    if (s.logical_span == changed.logical_span) alarms |= s.alarms;
+  sink.on_line_event(LineEvent{changed.logical_span, now,
+                               alarms ? LineEventType::Alarm : LineEventType::NoAlarm, changed.from,
+                               alarms});
 }
 
 void DahdiSource::reopen_gone(SpanSink& sink, Timestamp now) {
@@ -345,7 +454,7 @@ void DahdiSource::reopen_gone(SpanSink& sink, Timestamp now) {
     s.gone = false;
     s.alarms = 0;
     BOOST_LOG_TRIVIAL(info) << "card span " << s.number << " is back";
-    sink.on_line_event(LineEvent{s.logical_span, now, LineEventType::NoAlarm, s.from, 0});
+    report_alarms(s, sink, now);
     poll_alarms(sink, now);
   }
 }
@@ -359,27 +468,46 @@ SourceError DahdiSource::run(SpanSink& sink) {
   bool rebuild = true;
   // Alarms already present at start are reported once.
   for (const CardSpan& s : card_spans_)
-    if (s.alarms)
-      sink.on_line_event(LineEvent{s.logical_span, now_time(), LineEventType::Alarm, s.from,
-                                   s.alarms});
+    if (s.alarms) report_alarms(s, sink, now_time());
+  // What the B-channels took in since open() (the daemon sets up its pipeline in between,
+  // which can outlast their buffers) is stale: dropped, with its overrun events. The
+  // D-channels keep theirs: those frames are real and still to be decoded.
+  for (Channel& c : channels_)
+    if (c.fd >= 0 && !c.dchan) {
+      int what = DAHDI_FLUSH_READ | DAHDI_FLUSH_EVENT;
+      ::ioctl(c.fd, DAHDI_FLUSH, &what);
+    }
   while (!stop_) {
     if (rebuild) {
       fds.clear();
       owners.clear();
-      for (Channel& c : channels_)
-        if (c.fd >= 0) {
-          fds.push_back(pollfd{c.fd, POLLIN | POLLPRI, 0});
-          owners.push_back(&c);
-        }
+      // D-channels first: their frames are read (and stamped) before any audio work.
+      for (const bool dchan : {true, false})
+        for (Channel& c : channels_)
+          if (c.fd >= 0 && c.dchan == dchan) {
+            fds.push_back(pollfd{c.fd, POLLIN | POLLPRI, 0});
+            owners.push_back(&c);
+          }
       rebuild = false;
     }
-    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(options_.tick.count()));
-    if (ready < 0 && errno != EINTR) return SourceError{std::string("poll: ") + std::strerror(errno)};
+    auto timeout = options_.tick;
+    if (!pending_.empty())  // wake up when the oldest held frame is due
+      timeout = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               pending_.front().time + kFrameHold - now_time()) +
+                               std::chrono::milliseconds(1),
+                           std::chrono::milliseconds(1), timeout);
+    const int ready = ::poll(fds.data(), fds.size(), static_cast<int>(timeout.count()));
+    if (ready < 0 && errno != EINTR)
+      return SourceError{std::string("poll: ") + std::strerror(errno)};
     const Timestamp now = now_time();
     if (ready > 0) {
       for (std::size_t i = 0; i < fds.size(); ++i) {
         if (!fds[i].revents) continue;
         Channel& c = *owners[i];
+        if (c.fd < 0) {  // closed in this wake-up (its span went)
+          rebuild = true;
+          continue;
+        }
         if (fds[i].revents & (POLLERR | POLLNVAL | POLLHUP)) {
           span_gone(c, sink, now, ENODEV);
         } else {
@@ -389,6 +517,7 @@ SourceError DahdiSource::run(SpanSink& sink) {
         if (c.fd < 0) rebuild = true;
       }
     }
+    deliver_frames(sink, now_time());
     const auto wall = Clock::now();
     if (wall - last_alarm_poll >= std::chrono::seconds(1)) {
       last_alarm_poll = wall;
@@ -405,6 +534,9 @@ SourceError DahdiSource::run(SpanSink& sink) {
       sink.on_tick(now);
     }
   }
+  // Frames still held (younger than kFrameHold) are dropped: the daemon has closed its calls
+  // already, as if it had stopped that much earlier.
+  pending_.clear();
   sink.on_line_event(LineEvent{spans_.empty() ? 0 : spans_.front().id, now_time(),
                                LineEventType::SourceEnd, Side::Pbx, 0});
   return {};

@@ -12,11 +12,23 @@
 // (DAHDI_GETEVENT); alarms come as events and are also polled with DAHDI_SPANSTAT once a
 // second; a span that disappears (the device goes away) is reported as an alarm and its
 // channels are reopened every few seconds. None of these stops the source.
+//
+// Time: the driver stamps nothing. Frames get the time they are read (the D-channels are
+// read first on every wake-up). The two spans of a pair are two receivers read one after the
+// other, so a request and its response can come out of them in the wrong order; frames are
+// therefore held for kFrameHold and go out in the order their Q.921 acknowledgements prove
+// (a response acknowledges the request it answers), else in read order. B-channel audio is
+// a continuous 8 kHz stream per channel: chunks are stamped on that stream's own clock
+// (resynchronised to the read time after an overrun or a drift beyond half a second), so a
+// late read does not look like a gap in the audio. A B-channel carrying a constant byte (the
+// idle code of a channel without a call) is not handed on once it has for a second (nor from
+// the start), until it carries something else.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +36,10 @@
 #include "trunkwatch/hal/source.hpp"
 
 namespace tw::hal::dahdi {
+
+// How long a D-channel frame is held so that a frame the other receiver of its pair took in
+// later, but that was sent before it, can still go out first.
+inline constexpr std::chrono::milliseconds kFrameHold{40};
 
 // What sysfs says about a span (/sys/bus/dahdi_spans/devices/span-N/).
 struct SpanFacts {
@@ -43,8 +59,8 @@ std::vector<SpanFacts> discover_spans(const std::string& sysfs_spans, std::strin
 std::optional<SpanType> span_type_of(const SpanFacts& f);
 
 struct TapPair {
-  int pbx_span = 0;      // card span receiving what the PBX transmits; the logical span id
-  int carrier_span = 0;  // card span receiving what the carrier transmits
+  int pbx_span = 0;              // card span receiving what the PBX transmits; the logical span id
+  int carrier_span = 0;          // card span receiving what the carrier transmits
   std::optional<SpanType> type;  // default: from the card
   std::string name;
 };
@@ -65,6 +81,8 @@ struct DahdiCounters {
   std::uint64_t events = 0;
   std::uint64_t read_errors = 0;
   std::uint64_t reopens = 0;
+  std::uint64_t idle_blocks = 0;  // B-channel blocks of idle code not handed on
+  std::uint64_t reordered = 0;    // frames delivered ahead of one read before them
 };
 
 class DahdiSource final : public SpanSource {
@@ -92,6 +110,17 @@ class DahdiSource final : public SpanSource {
     bool dchan = false;
     bool alaw = false;
     std::string path;
+    // B-channels: the stream's clock, and how long it has carried one constant byte.
+    bool audio_clock = false;
+    Timestamp audio_next{};
+    int idle_ms = 0;
+  };
+  // A D-channel frame waiting for its turn (see deliver_frames()).
+  struct PendingFrame {
+    int logical_span = 0;
+    Side from = Side::Pbx;
+    Timestamp time{};                 // when it was read
+    std::vector<std::uint8_t> bytes;  // without the FCS
   };
   struct CardSpan {
     int number = 0;
@@ -103,8 +132,12 @@ class DahdiSource final : public SpanSource {
   std::string open_channel(Channel& c);
   void close_channel(Channel& c);
   void read_channel(Channel& c, SpanSink& sink, Timestamp now);
+  void deliver_audio(Channel& c, std::size_t count, SpanSink& sink, Timestamp now);
+  // Hands on the frames held long enough, in causal order.
+  void deliver_frames(SpanSink& sink, Timestamp now);
   void drain_events(Channel& c, SpanSink& sink, Timestamp now);
   void poll_alarms(SpanSink& sink, Timestamp now);
+  void report_alarms(const CardSpan& changed, SpanSink& sink, Timestamp now);
   void reopen_gone(SpanSink& sink, Timestamp now);
   void span_gone(Channel& c, SpanSink& sink, Timestamp now, int err);
   CardSpan* card_span(int number);
@@ -117,10 +150,12 @@ class DahdiSource final : public SpanSource {
   int last_errno_ = 0;  // of the last open_channel() failure
   std::atomic<bool> stop_{false};
   DahdiCounters counters_;
-  // Read buffers, sized once: the per-read path allocates nothing.
+  // Read buffers, sized once: the per-read path of the B-channels allocates nothing.
   std::vector<std::uint8_t> frame_buf_;
   std::vector<std::uint8_t> audio_buf_;
   std::vector<std::int16_t> pcm_;
+  std::deque<PendingFrame> pending_;                        // in read order
+  std::vector<std::pair<int, Timestamp>> last_frame_time_;  // per logical span
 };
 
 }  // namespace tw::hal::dahdi

@@ -5,11 +5,13 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "monitor/app/monitor_chain.hpp"
 #include "monitor/app/notice_outputs.hpp"
@@ -124,6 +126,13 @@ class Daemon final : public hal::SpanSink {
     po.spans = source_->spans();
     for (hal::SpanInfo& s : po.spans) apply_span_settings(s);
     if (!po.spans.empty()) po.span_defaults = po.spans.front();
+    // The detectors on worker threads (monitor/calls/dsp_pool.hpp); the loop thread keeps
+    // the decoders, the trackers and the rules.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    po.dsp_threads =
+        d.dsp_threads > 0
+            ? d.dsp_threads
+            : std::clamp(cores, 1, std::max<int>(1, static_cast<int>(po.spans.size())));
     rules::EngineOptions eo;
     eo.run_hooks = true;  // no inline mode yet: hangups are recorded as would_hangup
     chain_ = std::make_unique<app::MonitorChain>(po, config_, notices_, records_, eo);
@@ -131,8 +140,9 @@ class Daemon final : public hal::SpanSink {
     if (sd_watchdog_enabled(0, &watchdog_us) > 0)
       watchdog_every_ = std::chrono::microseconds(watchdog_us / 2);
     started_ = Clock::now();
-    TW_LOG(info) << "trunkwatch monitoring " << po.spans.size() << " span(s); config "
-                 << config_->source << "; records " << db_path << "; control " << d.control_socket;
+    TW_LOG(info) << "trunkwatch monitoring " << po.spans.size() << " span(s) with "
+                 << po.dsp_threads << " detector thread(s); config " << config_->source
+                 << "; records " << db_path << "; control " << d.control_socket;
     sd_notifyf(0, "READY=1\nSTATUS=monitoring %zu span(s)", po.spans.size());
     last_ping_ = Clock::now();
 

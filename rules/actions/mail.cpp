@@ -397,6 +397,11 @@ class SmtpTransport final : public MailTransport {
                      s_.starttls == "required" ? static_cast<long>(CURLUSESSL_ALL)
                      : s_.starttls == "none"   ? static_cast<long>(CURLUSESSL_NONE)
                                                : static_cast<long>(CURLUSESSL_TRY));
+    // The server's certificate is always verified (chain and name): against email.ca_file when
+    // set (an internal CA), else the system's store.
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!s_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, s_.ca_file.c_str());
     if (!s_.username.empty()) curl_easy_setopt(c, CURLOPT_USERNAME, s_.username.c_str());
     if (!password_.empty()) curl_easy_setopt(c, CURLOPT_PASSWORD, password_.c_str());
     const long timeout_ms = static_cast<long>(s_.timeout_s * 1000);

@@ -49,7 +49,8 @@ class MailTransport {
 };
 // email.transport: "sendmail" runs `sendmail -i -f FROM -- TO...` (no shell) with the message
 // on standard input; "smtp" talks to email.smtp_url with libcurl (STARTTLS per
-// email.starttls, AUTH with email.username and the password in email.password_file).
+// email.starttls, AUTH with email.username and the password in email.password_file; the
+// server's certificate is always verified, against email.ca_file when set).
 std::unique_ptr<MailTransport> make_mail_transport(const EmailSettings& s, std::string& error);
 
 class MailQueue {

@@ -1,8 +1,9 @@
 // Alert email end to end: the engine raises notices, MailNotices spools RFC 5322 messages,
 // MailQueue delivers them to a real SMTP server on loopback (Debian's python3-aiosmtpd,
 // storing into a Maildir) or through a sendmail program. The server goes away and comes back,
-// trunkwatch restarts with a full spool: nothing is lost, nothing arrives twice. Hostile caller
-// names cannot add headers or recipients, and access codes stay masked.
+// trunkwatch restarts with a full spool: nothing is lost, nothing arrives twice. STARTTLS, AUTH
+// and certificate verification are proven against a server with a certificate made at test
+// time. Hostile caller names cannot add headers or recipients, and access codes stay masked.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -60,24 +61,66 @@ bool port_open(int port) {
   return ok;
 }
 
-// aiosmtpd with its Mailbox handler: every accepted message becomes a file in maildir/new.
+// What the test server demands beyond plain SMTP.
+struct SmtpOptions {
+  std::string cert, key;          // PEM: offer STARTTLS with this certificate
+  bool require_starttls = false;  // refuse everything but EHLO/STARTTLS/QUIT before TLS
+  std::string user, password;     // require AUTH (only after STARTTLS) as this user
+};
+
+// aiosmtpd (a Python script written at test time: a Controller with the Mailbox handler):
+// every accepted message becomes a file in maildir/new, with X-Tls (yes/no) and X-Auth-User
+// (the authenticated login, or empty) added.
+const char* kServerScript = R"(import ssl, sys, threading
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Mailbox
+from aiosmtpd.smtp import AuthResult, LoginPassword
+host, port, maildir, cert, key, require_tls, user, password = sys.argv[1:9]
+class Box(Mailbox):
+    def prepare_message(self, session, envelope):
+        m = super().prepare_message(session, envelope)
+        m['X-Tls'] = 'yes' if session.ssl is not None else 'no'
+        m['X-Auth-User'] = session.auth_data.login.decode() if session.authenticated else ''
+        return m
+def check(server, session, envelope, mechanism, data):
+    ok = (isinstance(data, LoginPassword) and data.login == user.encode()
+          and data.password == password.encode())
+    return AuthResult(success=ok, handled=False, auth_data=data)
+kw = {}
+if cert:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    kw.update(tls_context=ctx, require_starttls=require_tls == '1')
+if user:
+    kw.update(authenticator=check, auth_require_tls=True, auth_required=True)
+Controller(Box(maildir), hostname=host, port=int(port), **kw).start()
+print('listening', flush=True)
+threading.Event().wait()
+)";
+
 class SmtpServer {
  public:
-  SmtpServer(int port, fs::path maildir) : port_(port), maildir_(std::move(maildir)) {}
+  SmtpServer(int port, fs::path maildir, SmtpOptions options = {})
+      : port_(port), maildir_(std::move(maildir)), options_(std::move(options)) {}
   ~SmtpServer() { stop(); }
+  void set_options(SmtpOptions options) { options_ = std::move(options); }
   bool start() {
-    const std::string listen = "127.0.0.1:" + std::to_string(port_);
+    const std::string script = maildir_.string() + ".py";
+    std::ofstream(script) << kServerScript;
     const std::string log = maildir_.string() + ".log";
+    const std::string port = std::to_string(port_);
+    const std::string require = options_.require_starttls ? "1" : "0";
     pid_ = ::fork();
     if (pid_ == 0) {
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       ::dup2(fd, 1);
       ::dup2(fd, 2);
-      ::execl(kPython, kPython, "-m", "aiosmtpd", "-n", "-l", listen.c_str(), "-c",
-              "aiosmtpd.handlers.Mailbox", maildir_.c_str(), static_cast<char*>(nullptr));
+      ::execl(kPython, kPython, script.c_str(), "127.0.0.1", port.c_str(), maildir_.c_str(),
+              options_.cert.c_str(), options_.key.c_str(), require.c_str(), options_.user.c_str(),
+              options_.password.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < 400; ++i) {
       if (port_open(port_)) return true;
       std::this_thread::sleep_for(25ms);
     }
@@ -96,10 +139,12 @@ class SmtpServer {
     for (const auto& e : fs::directory_iterator(maildir_ / "new")) out.push_back(slurp(e.path()));
     return out;
   }
+  std::string log() const { return slurp(maildir_.string() + ".log"); }
 
  private:
   int port_;
   fs::path maildir_;
+  SmtpOptions options_;
   pid_t pid_ = -1;
 };
 
@@ -129,7 +174,7 @@ struct Collect final : NoticeSink {
 class RulesEmail : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::access(kPython, X_OK) != 0 ||
+    if (::access(kPython, X_OK) != 0 || ::access("/usr/bin/openssl", X_OK) != 0 ||
         std::system((std::string(kPython) + " -c 'import aiosmtpd' 2>/dev/null").c_str()) != 0)
       GTEST_SKIP() << "python3-aiosmtpd is not installed";
     dir_ = fs::temp_directory_path() /
@@ -187,6 +232,43 @@ class RulesEmail : public ::testing::Test {
     n.call.start = n.time - 2s;
     return n;
   }
+
+  // A self-signed certificate for localhost and 127.0.0.1, valid for a day: dir_/cert.pem and
+  // dir_/key.pem. The server's options: STARTTLS required, AUTH as "tw" with kPassword.
+  SmtpOptions secure_server() {
+    const std::string cert = (dir_ / "cert.pem").string(), key = (dir_ / "key.pem").string();
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
+        key + " -out " + cert + " >/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return SmtpOptions{cert, key, true, "tw", kPassword};
+  }
+  // The password file as a site would have it: mode 0600.
+  std::string password_file(const std::string& password) {
+    const fs::path pw = dir_ / "smtp-password";
+    std::ofstream(pw) << password << "\n";
+    fs::permissions(pw, fs::perms::owner_read | fs::perms::owner_write);
+    return pw.string();
+  }
+  // A queue configured like a site with an internal CA: STARTTLS required, AUTH as "tw".
+  void use_secure_settings(const std::string& password) {
+    settings_.starttls = "required";
+    settings_.username = "tw";
+    settings_.password_file = password_file(password);
+    settings_.ca_file = (dir_ / "cert.pem").string();
+  }
+  // Delivery keeps failing: the message stays in the spool and every attempt is counted.
+  void expect_stays_spooled(MailQueue& q, const char* what) {
+    for (int i = 0; i < 200 && q.stats().failures < 3; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_GE(q.stats().failures, 3u) << what;
+    EXPECT_EQ(q.stats().delivered, 0u) << what;
+    EXPECT_EQ(q.pending(), 1u) << what;
+    EXPECT_EQ(spooled(), 1u) << what;
+    EXPECT_TRUE(server_->messages().empty()) << what;
+  }
+
+  static constexpr const char* kPassword = "s3cret pass";
 
   fs::path dir_;
   int port_ = 0;
@@ -266,6 +348,66 @@ TEST_F(RulesEmail, ServerOutageLosesNothingAndDuplicatesNothing) {
   EXPECT_EQ(got, ids);
   EXPECT_EQ(spooled(), 0u);
   EXPECT_EQ(q->stats().delivered, 3u);
+}
+
+// A site's submission server: STARTTLS required, AUTH required (only over TLS), a certificate
+// from an internal CA (here self-signed) that email.ca_file trusts.
+TEST_F(RulesEmail, StartTlsAndAuthAgainstARealServer) {
+  server_->set_options(secure_server());
+  ASSERT_TRUE(server_->start()) << server_->log();
+  use_secure_settings(kPassword);
+  auto q = queue();
+  const MailMessage m = compose_notice_mail(notice(1), settings_);
+  ASSERT_EQ(q->enqueue(m), "");
+  ASSERT_TRUE(q->wait_until_empty(10s)) << server_->log();
+  const auto msgs = server_->messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(header(msgs[0], "X-Tls"), "yes");
+  EXPECT_EQ(header(msgs[0], "X-Auth-User"), "tw");
+  EXPECT_EQ(header(msgs[0], "Message-ID"), "<" + m.id + "@trunkwatch>");
+  EXPECT_EQ(header(msgs[0], "X-RcptTo"), "admin@example.com, noc@example.com");
+  EXPECT_EQ(spooled(), 0u);
+  EXPECT_EQ(q->stats().failures, 0u);
+}
+
+// A wrong password: refused, kept in the spool and retried; with the right one it goes out.
+TEST_F(RulesEmail, WrongPasswordKeepsTheMessageSpooled) {
+  server_->set_options(secure_server());
+  ASSERT_TRUE(server_->start()) << server_->log();
+  use_secure_settings("not the password");
+  {
+    auto q = queue();
+    ASSERT_EQ(q->enqueue(compose_notice_mail(notice(2), settings_)), "");
+    expect_stays_spooled(*q, "wrong password");
+  }
+  password_file(kPassword);  // fixed; the password is read when the transport is made
+  auto q = queue();
+  EXPECT_EQ(q->pending(), 1u);
+  ASSERT_TRUE(q->wait_until_empty(10s)) << server_->log();
+  const auto msgs = server_->messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(header(msgs[0], "X-Auth-User"), "tw");
+  EXPECT_EQ(spooled(), 0u);
+}
+
+// starttls = "required" and the server offers no STARTTLS: nothing is sent in clear.
+TEST_F(RulesEmail, RequiredStartTlsRefusesAServerWithoutIt) {
+  ASSERT_TRUE(server_->start()) << server_->log();  // plain SMTP, would accept anything
+  settings_.starttls = "required";
+  auto q = queue();
+  ASSERT_EQ(q->enqueue(compose_notice_mail(notice(3), settings_)), "");
+  expect_stays_spooled(*q, "no STARTTLS");
+}
+
+// The server's certificate is not trusted (no email.ca_file, so the system's store): refused.
+TEST_F(RulesEmail, UntrustedCertificateIsRefused) {
+  server_->set_options(secure_server());
+  ASSERT_TRUE(server_->start()) << server_->log();
+  use_secure_settings(kPassword);
+  settings_.ca_file.clear();
+  auto q = queue();
+  ASSERT_EQ(q->enqueue(compose_notice_mail(notice(4), settings_)), "");
+  expect_stays_spooled(*q, "untrusted certificate");
 }
 
 TEST_F(RulesEmail, RestartResumesAFullSpool) {
@@ -492,6 +634,23 @@ TEST_F(RulesEmail, EmailSettingsAreValidated) {
   EXPECT_EQ(r.config->email.starttls, "required");
   std::string err;
   EXPECT_TRUE(make_mail_transport(r.config->email, err)) << err;
+  // email.ca_file: a readable regular file, errors at the value; also through --set.
+  const std::string ca = (dir_ / "ca.pem").string();
+  std::ofstream(ca) << "-----BEGIN CERTIFICATE-----\n";
+  r = parse_config("[email]\nca_file = \"" + ca + "\"\n", "site.toml", co);
+  ASSERT_TRUE(r.ok()) << r.errors.front();
+  EXPECT_EQ(r.config->email.ca_file, ca);
+  for (const std::string& bad : {(dir_ / "missing.pem").string(), dir_.string()}) {
+    r = parse_config("[email]\nto = \"ok@example.com\"\nca_file = \"" + bad + "\"\n", "site.toml",
+                     co);
+    ASSERT_EQ(r.errors.size(), 1u) << bad;
+    EXPECT_EQ(r.errors[0], "site.toml:3:11: cannot read the CA file '" + bad + "'");
+  }
+  ConfigOptions set = co;
+  set.overrides = {"email.ca_file=" + ca};
+  r = parse_config("", "site.toml", set);
+  ASSERT_TRUE(r.ok()) << r.errors.front();
+  EXPECT_EQ(r.config->email.ca_file, ca);
   r = parse_config("[email]\ntransport = \"carrier-pigeon\"\n", "site.toml", co);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_EQ(r.errors[0],

@@ -362,6 +362,60 @@ TEST(RulesScenarios, BurstOfShortCallsToTheVoicemailNumber) {
   EXPECT_EQ(o.notices.size(), 1u) << o.dump();
 }
 
+// With audio: the DISA plays a second dial tone and the caller keys the destination in-band.
+// Only the outbound leg to that number is the through-dial; staff calls placed while the
+// DISA call is up (one before the tone, one after it to another number) stay clean.
+TEST(RulesScenarios, DialToneAndKeyedDigitsPickTheRightOutboundLeg) {
+  const Outcome o = run(R"([audio]
+enabled = true
+[[call]]
+at = 0
+span = 2
+direction = "inbound"
+calling = "8095550147"
+called = "2125550199"
+answer_after = 1
+talk = 90
+dtmf_in = "4711#0112526123456#"
+dial_tone_after_answer = true
+[[call]]
+at = 0.5
+span = 1
+direction = "outbound"
+calling = "2125550101"
+called = "2125557777"
+answer_after = 3
+talk = 60
+[[call]]
+at = 12
+span = 1
+direction = "outbound"
+calling = "2125550199"
+called = "0112526123456"
+answer_after = 5
+talk = 70
+[[call]]
+at = 20
+span = 1
+direction = "outbound"
+calling = "2125550102"
+called = "13125557777"
+answer_after = 3
+talk = 30
+)",
+                        kRemoteAccess);
+  const auto td = o.of(Category::ThroughDial);
+  ASSERT_EQ(td.size(), 1u) << o.dump();
+  EXPECT_EQ(td[0].severity, Severity::Critical);
+  EXPECT_EQ(td[0].call.called, "0112526123456");
+  EXPECT_NE(td[0].message.find("the number was keyed on the inbound leg"), std::string::npos);
+  EXPECT_NE(td[0].message.find("a dial tone was heard"), std::string::npos);
+  for (const char* staff : {"2125557777", "13125557777"}) {
+    ASSERT_NE(o.record_to(staff), nullptr) << staff;
+    EXPECT_TRUE(o.record_to(staff)->alerts.empty()) << staff << " " << o.dump();
+  }
+}
+
 TEST(RulesScenarios, ThroughDialKeyedNumberIsCaughtWhileTheCallIsUp) {
   // The caller keys a PIN and the destination on the DISA, the PBX dials it out. The keypad
   // digits reach the engine with the inbound leg's record: the outbound leg is still up.

@@ -13,7 +13,8 @@
 # Cache key: candidate versions of linux-image-amd64 and dahdi-dkms on the host (apt-cache
 # policy), a hash of the sorted guest package list and a hash of this script (which also holds
 # the guest init, so changing either rebuilds). A build goes to a temporary directory that is
-# renamed into place; other keys are removed after a successful build.
+# renamed into place; after a successful build, images from other kernel/DAHDI versions or
+# another version of this script are removed (images of other package lists are kept).
 #
 # Runtime libraries: a fixed list covering what trunkwatch links (libpri, spandsp, Boost.Log,
 # sqlite3, libpcap, libsndfile, libcurl, libsystemd, toml++, date-tz, libstdc++, and the ASan /
@@ -63,7 +64,7 @@ progress() { printf 'build-image: [%3ds] %s\n' "$((SECONDS - start_time))" "$*" 
 # Guest package list
 base_packages=(linux-image-amd64 linux-headers-amd64 dahdi-dkms dahdi-linux dahdi libpri1.4 kmod)
 runtime_packages=(
-  libpri1.4 libspandsp2 libboost-log1.74.0 libboost-filesystem1.74.0 libboost-thread1.74.0
+  libpri1.4 libspandsp2 libboost-log1.74.0 libboost-filesystem1.74.0 libboost-thread1.74.0 libboost-chrono1.74.0 libboost-atomic1.74.0
   libsqlite3-0 libpcap0.8 libsndfile1 libcurl4 libsystemd0 libstdc++6 libgcc-s1 libc6
   libtomlplusplus3 libdate-tz3 libasan8 libubsan1
 )
@@ -454,9 +455,17 @@ chmod 755 "$work"
 [[ -e "$image_dir" ]] && rm -rf "$image_dir"
 mv "$work" "$image_dir"
 work=""
+# Stale: built from other kernel/DAHDI versions or another version of this script. Images of
+# other package lists (--for-binary) built by this script from the same versions are kept.
+current_prefix="linux-${linux_version}_dahdi-${dahdi_version}_pkgs-"
+current_prefix=$(tr -c 'A-Za-z0-9._+\n-' '_' <<<"$current_prefix")
 for old in "$cache_dir"/linux-*_dahdi-*_pkgs-*_script-* "$cache_dir"/.tmp-*; do
   [[ -e "$old" && "$old" != "$image_dir" ]] || continue
-  progress "removing stale $(basename "$old")"
+  name=$(basename "$old")
+  if [[ "$name" == "$current_prefix"*"_script-$script_hash" ]]; then
+    continue
+  fi
+  progress "removing stale $name"
   rm -rf "$old"
 done
 progress "done: $image_dir"

@@ -720,8 +720,14 @@ static int cmd_watch(int span, int chan, double seconds, const char *mark)
 	int fd = open_chan(span, chan);
 	if (fd < 0)
 		return 2;
-	int bs = 160;
-	ioctl(fd, DAHDI_SET_BLOCKSIZE, &bs);
+	/* B-channels: 20 ms blocks; HDLC channels keep their buffer size (the largest frame) */
+	struct dahdi_params par;
+	memset(&par, 0, sizeof(par));
+	par.channo = -1;
+	if (ioctl(fd, DAHDI_GET_PARAMS, &par) == 0 && par.sigtype == DAHDI_SIG_CLEAR) {
+		int bs = 160;
+		ioctl(fd, DAHDI_SET_BLOCKSIZE, &bs);
+	}
 	struct dahdi_spaninfo si;
 	int last_alarms = -1, mark_seen = 0;
 	long bytes = 0, frames = 0, bytes_total = 0;
@@ -763,10 +769,6 @@ static int cmd_watch(int span, int chan, double seconds, const char *mark)
 		int r = poll(&p, 1, 50);
 		if (r <= 0)
 			continue;
-		if (p.revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			printf("watch %d/%d: t=%.3f poll revents 0x%x\n", span, chan, now() - t0, p.revents);
-			usleep(50000);
-		}
 		int n = read(fd, buf, sizeof(buf));
 		if (n > 0) {
 			bytes += n;
@@ -782,6 +784,10 @@ static int cmd_watch(int span, int chan, double seconds, const char *mark)
 			int e = get_event(fd);
 			printf("watch %d/%d: t=%.3f read -1 ELAST (revents 0x%x) -> DAHDI_GETEVENT %d (%s)\n",
 			       span, chan, now() - t0, p.revents, e, event_name(e));
+		} else if (n < 0 && errno == ENODEV) {
+			printf("watch %d/%d: t=%.3f read error: %s (poll revents 0x%x): the channel is gone, "
+			       "stopping\n", span, chan, now() - t0, strerror(errno), p.revents);
+			break;
 		} else if (n < 0 && errno != EAGAIN) {
 			printf("watch %d/%d: t=%.3f read error: %s\n", span, chan, now() - t0, strerror(errno));
 			usleep(100000);

@@ -26,8 +26,11 @@
 #   --for-binary H      passed to build-image.sh (install the packages H links against)
 #   --image DIR         use this image directory instead of build-image.sh's cached one
 #   --quiet             do not copy the console to stdout
+# A boot that does not reach the guest init within TW_VM_BOOT_TIMEOUT seconds (default 150) is
+# killed and retried once.
 # Environment: TW_VM_CACHE (image cache, see build-image.sh), TW_VM_IMAGE (default for --image),
-# TW_VM_QEMU_EXTRA (extra qemu arguments, split on spaces).
+# TW_VM_QEMU_EXTRA (extra qemu arguments, split on spaces), TW_VM_KERNEL_ARGS (appended to the
+# kernel command line, e.g. "ignore_loglevel" to see every kernel message).
 set -euo pipefail
 
 here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
@@ -111,34 +114,66 @@ qemu_cmd=(
   -kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img"
   -drive "file=$image_dir/image.ext4,format=raw,if=virtio" -snapshot
   -virtfs "local,path=$share,mount_tag=share,security_model=none"
-  -append "root=/dev/vda rw console=ttyS0 loglevel=4 panic=-1 init=/usr/local/sbin/tw-vm-init"
+  -append "root=/dev/vda rw console=ttyS0 loglevel=4 panic=-1 init=/usr/local/sbin/tw-vm-init${TW_VM_KERNEL_ARGS:+ $TW_VM_KERNEL_ARGS}"
   "${extra[@]+"${extra[@]}"}"
 )
 
-echo "run-vm: booting $(basename "$image_dir") ($pairs $span_type pair(s), timeout ${timeout_s}s)" >&2
-start=$SECONDS
-timeout --kill-after=10 "$timeout_s" "${qemu_cmd[@]}" </dev/null >"$console" 2>&1 &
-qemu_pid=$!
-tail_pid=""
-if [[ $quiet -eq 0 ]]; then
-  tail -n +1 -F --pid="$qemu_pid" "$console" 2>/dev/null | tr -d '\r' &
-  tail_pid=$!
-fi
 # shellcheck disable=SC2317  # called from the trap
 cleanup() {
-  kill "$qemu_pid" 2>/dev/null || true
-  if [[ -n "$tail_pid" ]]; then
+  if [[ -n "${qemu_pid:-}" ]]; then
+    kill "$qemu_pid" 2>/dev/null || true
+  fi
+  if [[ -n "${tail_pid:-}" ]]; then
     kill "$tail_pid" 2>/dev/null || true
   fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-rc=0
-wait "$qemu_pid" || rc=$?
-if [[ -n "$tail_pid" ]]; then
-  wait "$tail_pid" 2>/dev/null || true
-fi
+# Boot watchdog: on this machine the emulated kernel once hung before reaching the init
+# (console stuck after "Probing EDD", once in about 25 boots). If the init has not said "booted"
+# after boot_timeout seconds, kill qemu and boot once more.
+boot_timeout=${TW_VM_BOOT_TIMEOUT:-150}
+start=$SECONDS
+for attempt in 1 2; do
+  echo "run-vm: booting $(basename "$image_dir") ($pairs $span_type pair(s), timeout ${timeout_s}s)" >&2
+  rm -f "$status_file"
+  timeout --kill-after=10 "$timeout_s" "${qemu_cmd[@]}" </dev/null >"$console" 2>&1 &
+  qemu_pid=$!
+  tail_pid=""
+  if [[ $quiet -eq 0 ]]; then
+    tail -n +1 -F --pid="$qemu_pid" "$console" 2>/dev/null | tr -d '\r' &
+    tail_pid=$!
+  fi
+  booted=0
+  hung=0
+  boot_start=$SECONDS
+  while kill -0 "$qemu_pid" 2>/dev/null; do
+    if [[ $booted -eq 0 ]]; then
+      if grep -q 'tw-vm-init: booted' "$console"; then
+        booted=1
+      elif ((SECONDS - boot_start > boot_timeout)); then
+        hung=1
+        kill "$qemu_pid" 2>/dev/null || true
+      fi
+    fi
+    sleep 1
+  done
+  rc=0
+  wait "$qemu_pid" || rc=$?
+  if [[ -n "$tail_pid" ]]; then
+    wait "$tail_pid" 2>/dev/null || true
+  fi
+  qemu_pid=""
+  tail_pid=""
+  [[ $hung -eq 1 ]] || break
+  mv "$console" "$share/console-hung-boot.log"
+  echo "run-vm: the guest did not reach its init within ${boot_timeout}s (console saved as" \
+    "console-hung-boot.log; attempt $attempt of 2)" >&2
+  if [[ $attempt -eq 2 ]]; then
+    exit 125
+  fi
+done
 trap - EXIT
 elapsed=$((SECONDS - start))
 
@@ -152,5 +187,9 @@ if [[ ! -s "$status_file" ]]; then
 fi
 status=$(<"$status_file")
 [[ "$status" =~ ^[0-9]+$ ]] || die "bad status '$status' in $status_file"
-echo "run-vm: guest script exited with $status after ${elapsed}s (console: $console)" >&2
+if [[ $status -eq 125 ]]; then
+  echo "run-vm: the guest init failed (status 125) after ${elapsed}s; see $console" >&2
+else
+  echo "run-vm: guest script exited with $status after ${elapsed}s (console: $console)" >&2
+fi
 exit "$status"

@@ -110,6 +110,13 @@ watch_b() {
   "$probe" watch "$b" "$dchan" "$1" /tmp/mark >/tmp/watch.d 2>&1 &
   "$probe" watch "$b" 1 "$1" /tmp/mark >/tmp/watch.b 2>&1 &
 }
+show_b_sysfs() {  # span $b and its D-channel in sysfs while a reader has it open
+  local IFS='|' lines
+  mapfile -t lines </sys/bus/dahdi_spans/devices/span-"$b"/alarms
+  echo "sysfs span-$b/alarms = ${lines[*]}"
+  attrs "/sys/bus/dahdi_channels/devices/dahdi!chan!$(printf '%03d!%03d' "$b" "$dchan")" |
+    grep -E '/(alarms|in_use|blocksize) '
+}
 show_watch() {
   cat /tmp/watch.d /tmp/watch.b
 }
@@ -144,6 +151,7 @@ echo "$(date +%T.%N | cut -c1-12) dahdi_span_assignments remove /sys/bus/dahdi_d
 dahdi_span_assignments remove "/sys/bus/dahdi_devices/devices/$dev" || fail "remove"
 sleep 3
 "$probe" alarms
+show_b_sysfs
 sleep 1
 touch /tmp/mark
 echo "$(date +%T.%N | cut -c1-12) dahdi_span_assignments auto /sys/bus/dahdi_devices/devices/$dev"
@@ -166,6 +174,7 @@ echo "$(date +%T.%N | cut -c1-12) dahdi_probe dyn-destroy loc 1:0"
 "$probe" dyn-destroy loc 1:0 || fail "dyn-destroy"
 sleep 3
 "$probe" alarms
+show_b_sysfs
 sleep 0.5
 touch /tmp/mark
 echo "$(date +%T.%N | cut -c1-12) dahdi_probe dyn-create loc 1:0 $nchans $dchan"
@@ -177,6 +186,20 @@ expect_in_watch 'alarms 0x8 (RED)' "span $b shows RED while its peer is gone"
 expect_in_watch 'GETEVENT 5 (NOALARM)' "span $b readers get DAHDI_EVENT_NOALARM when the peer is back"
 run_probe hdlc "$a" "$b" "$dchan" >/tmp/hdlc.log
 grep -E '^(PASS|FAIL) SABME span A->B: frame' /tmp/hdlc.log
+
+section "span $a unassigned while its own channels are open (dahdi_span_assignments remove)"
+rm -f /tmp/mark
+"$probe" watch "$a" "$dchan" 4 /tmp/mark >/tmp/watch.d 2>&1 &
+"$probe" watch "$a" 1 4 /tmp/mark >/tmp/watch.b 2>&1 &
+sleep 0.5
+touch /tmp/mark
+dev=$(basename "$(readlink "/sys/bus/dahdi_spans/devices/span-$a/ddev")")
+echo "$(date +%T.%N | cut -c1-12) dahdi_span_assignments remove /sys/bus/dahdi_devices/devices/$dev"
+dahdi_span_assignments remove "/sys/bus/dahdi_devices/devices/$dev" || fail "remove"
+wait
+show_watch
+expect_in_watch 'GETEVENT 20 (REMOVED)' "readers of an unassigned span get DAHDI_EVENT_REMOVED"
+expect_in_watch 'No such device' "reads on an unassigned span then fail with ENODEV"
 
 section "kernel messages"
 dmesg | grep -iE 'dahdi|tdmo|span' | grep -v 'Expected seq no' | tail -n 40

@@ -6,7 +6,8 @@
 #
 # WORKDIR (default: a new directory under /tmp) becomes the share; it keeps console.log,
 # sysfs.txt and dahdi_cfg.log afterwards. --trunkwatch copies a host-built trunkwatch binary
-# into the share and has the guest check with ldd that all its libraries are present.
+# into the share and has the guest check with ldd that all its libraries are present in the
+# standard image (add missing ones to build-image.sh's list, or use run-vm.sh --for-binary).
 # Exit status: the guest's (0 = all checks passed), 77 = skipped (prints "SKIP: reason").
 # Environment: TW_VM_TIMEOUT (seconds, default 600), and run-vm.sh's (TW_VM_CACHE, TW_VM_IMAGE).
 set -euo pipefail
@@ -44,7 +45,7 @@ args=(--share "$workdir" --guest-script smoke.sh --pairs "$pairs" --span-type "$
   --check-binary dahdi_probe --timeout "${TW_VM_TIMEOUT:-600}")
 if [[ -n "$trunkwatch" ]]; then
   cp "$trunkwatch" "$workdir/trunkwatch"
-  args+=(--check-binary trunkwatch --for-binary "$trunkwatch")
+  args+=(--check-binary trunkwatch)
 fi
 echo "vm_smoke: share $workdir" >&2
 exec "$here/run-vm.sh" "${args[@]}"
