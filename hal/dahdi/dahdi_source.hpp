@@ -71,7 +71,7 @@ struct DahdiOptions {
   std::vector<TapPair> taps;  // empty: the card's spans in pairs (1+2, 3+4, ...)
   int block_ms = 20;          // 8 or 20
   bool audio = true;          // read the B-channels
-  std::chrono::milliseconds tick{100};
+  std::chrono::milliseconds tick{100};  // while no audio flows; with audio, every block
 };
 
 struct DahdiCounters {
