@@ -57,6 +57,17 @@ std::uint32_t parse_alarm_text(const std::string& text) {
 // A B-channel carrying one constant byte this long is idle (see deliver_audio()).
 constexpr int kIdleMs = 1000;
 
+// What an open() error of a DAHDI node means for the service, beyond strerror.
+std::string open_error(const std::string& path, int err) {
+  std::string msg = path + ": " + std::strerror(err);
+  if (err == EACCES)
+    msg +=
+        " (the daemon's user has no ACL entry on it: 60-trunkwatch.rules adds one when udev"
+        " adds the device; after installing, run `udevadm trigger --action=add"
+        " --subsystem-match=dahdi --subsystem-match=dahdi_channels`, docs/install.md)";
+  return msg;
+}
+
 Timestamp now_time() {
   return Timestamp(
       std::chrono::duration_cast<Timestamp::duration>(Clock::now().time_since_epoch()));
@@ -137,10 +148,7 @@ std::string DahdiSource::open() {
     if (taps.empty()) return "a passive tap needs two spans; the card has one";
   }
   ctl_fd_ = ::open((options_.dev_root + "/ctl").c_str(), O_RDWR | O_CLOEXEC);
-  if (ctl_fd_ < 0)
-    return options_.dev_root + "/ctl: " + std::strerror(errno) +
-           (errno == EACCES ? " (the daemon's user must be in the group of the DAHDI devices)"
-                            : "");
+  if (ctl_fd_ < 0) return open_error(options_.dev_root + "/ctl", errno);
   for (const TapPair& t : taps) {
     const SpanFacts* pbx = facts(t.pbx_span);
     const SpanFacts* carrier = facts(t.carrier_span);
@@ -174,13 +182,17 @@ std::string DahdiSource::open() {
         std::snprintf(path, sizeof path, "/chan/%03d/%03d", f->number, pos);
         c.path = options_.dev_root + path;
         if (auto err = open_channel(c); !err.empty()) {
-          // Not configured yet (udev starts the daemon while dahdi_cfg still runs), or held
+          // Not configured yet (udev starts the daemon while dahdi_cfg still runs), no ACL
+          // entry yet (udev handles the span's and its channels' events one by one), or held
           // by another program: the span waits and is retried; anything else is fatal.
-          if (last_errno_ != ENXIO && last_errno_ != EBUSY && last_errno_ != ENOENT) return err;
-          BOOST_LOG_TRIVIAL(warning) << err << ": retrying every 5 s";
+          if (last_errno_ != ENXIO && last_errno_ != EBUSY && last_errno_ != ENOENT &&
+              last_errno_ != EACCES)
+            return err;
           close_channel(c);
           for (CardSpan& cs : card_spans_)
-            if (cs.number == f->number && !cs.gone) {
+            if (cs.number == f->number && !cs.gone) {  // said once per span
+              BOOST_LOG_TRIVIAL(warning)
+                  << err << ": card span " << f->number << " waits; retrying every 5 s";
               cs.gone = true;
               cs.alarms = alarm::kRed;
             }
@@ -199,9 +211,7 @@ std::string DahdiSource::open_channel(Channel& c) {
   c.fd = ::open(c.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (c.fd < 0) {
     last_errno_ = errno;
-    return c.path + ": " + std::strerror(errno) +
-           (errno == EACCES ? " (the daemon's user must be in the group of the DAHDI devices)"
-                            : "");
+    return open_error(c.path, errno);
   }
   if (c.dchan) {
     // Room for bursts: a D-channel frame per read, up to 16 queued.

@@ -62,7 +62,10 @@ progress() { printf 'build-image: [%3ds] %s\n' "$((SECONDS - start_time))" "$*" 
 
 # ---------------------------------------------------------------------------------------------
 # Guest package list
-base_packages=(linux-image-amd64 linux-headers-amd64 dahdi-dkms dahdi-linux dahdi libpri1.4 kmod)
+# systemd, udev and acl: the tap test boots systemd as PID 1 (run-vm.sh --systemd) and installs
+# trunkwatch's unit, udev rule (setfacl), sysusers and tmpfiles entries as on a real box.
+base_packages=(linux-image-amd64 linux-headers-amd64 dahdi-dkms dahdi-linux dahdi libpri1.4 kmod
+  systemd udev acl)
 runtime_packages=(
   libpri1.4 libspandsp2 libboost-log1.74.0 libboost-filesystem1.74.0 libboost-thread1.74.0 libboost-chrono1.74.0 libboost-atomic1.74.0
   libsqlite3-0 libpcap0.8 libsndfile1 libcurl4 libsystemd0 libstdc++6 libgcc-s1 libc6
@@ -275,10 +278,14 @@ run_logged in_chroot depmod -a "$kver"
 progress "baking the guest init"
 cat >"$root/usr/local/sbin/tw-vm-init" <<'GUEST_INIT'
 #!/bin/bash
-# PID 1 of the trunkwatch DAHDI test VM (written by tests/vm/build-image.sh; edit it there).
-# Mounts the basics and the 9p share, loads DAHDI, creates TW_PAIRS back-to-back pairs of
-# dahdi_dynamic_loc spans, runs /share/$TW_GUEST_SCRIPT, writes its exit status to
-# /share/.vm-status and powers off. Harness failures exit with status 125.
+# The trunkwatch DAHDI test VM's init (written by tests/vm/build-image.sh; edit it there).
+# PID 1 itself (init=/usr/local/sbin/tw-vm-init), or run by systemd as tw-vm.service
+# (run-vm.sh --systemd: init=/lib/systemd/systemd systemd.unit=tw-vm.target).
+# Mounts the basics and the 9p share, runs /share/$TW_SETUP_SCRIPT if there is one (before
+# DAHDI loads, so that udev rules and units it installs see the spans appear), loads DAHDI,
+# creates TW_PAIRS back-to-back pairs of dahdi_dynamic_loc spans, runs /share/$TW_GUEST_SCRIPT,
+# writes its exit status to /share/.vm-status and powers off. Harness failures exit with
+# status 125.
 set -u
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM=dumb
@@ -302,14 +309,18 @@ mount_fs() {  # type target [options]
   mkdir -p "$2"
   mount -t "$1" ${3:+-o "$3"} "$1" "$2" || fail "mount -t $1 $2 failed"
 }
-mount_fs proc /proc
-mount_fs sysfs /sys
-mount_fs devtmpfs /dev
-mount_fs devpts /dev/pts
-mount_fs tmpfs /dev/shm mode=1777
-mount_fs tmpfs /run mode=755
-mount_fs tmpfs /tmp mode=1777
-log "booted $(uname -r) in $(cut -d' ' -f1 /proc/uptime) s"
+if [[ $$ -eq 1 ]]; then
+  mount_fs proc /proc
+  mount_fs sysfs /sys
+  mount_fs devtmpfs /dev
+  mount_fs devpts /dev/pts
+  mount_fs tmpfs /dev/shm mode=1777
+  mount_fs tmpfs /run mode=755
+  mount_fs tmpfs /tmp mode=1777
+  log "booted $(uname -r) in $(cut -d' ' -f1 /proc/uptime) s"
+else
+  log "booted $(uname -r) in $(cut -d' ' -f1 /proc/uptime) s (under systemd)"
+fi
 
 modprobe 9pnet_virtio || fail "modprobe 9pnet_virtio"
 modprobe 9p || fail "modprobe 9p"
@@ -335,6 +346,13 @@ for b in ${TW_CHECK_BINARIES:-}; do
   fi
   log "ldd /share/$b: all libraries found"
 done
+
+if [[ -n "${TW_SETUP_SCRIPT:-}" ]]; then
+  setup=/share/$TW_SETUP_SCRIPT
+  [[ -f "$setup" ]] || fail "setup script '$setup' not found"
+  log "running the setup script $setup"
+  bash "$setup" || fail "setup script $setup failed"
+fi
 
 modprobe dahdi auto_assign_spans=1 || fail "modprobe dahdi"
 modprobe dahdi_dynamic || fail "modprobe dahdi_dynamic"
@@ -410,6 +428,30 @@ log "guest script exited with $code"
 finish "$code"
 GUEST_INIT
 chmod 755 "$root/usr/local/sbin/tw-vm-init"
+# Booted with systemd (run-vm.sh --systemd), the init runs as a service once the basic system
+# is up (journald, udevd with its coldplug, sysusers, tmpfiles), with its output on the console
+# (run-vm.sh watches it for "booted"). Nothing else starts: no getty, no network.
+cat >"$root/etc/systemd/system/tw-vm.target" <<'UNIT'
+[Unit]
+Description=trunkwatch DAHDI test VM
+Requires=basic.target tw-vm.service
+After=basic.target
+AllowIsolate=yes
+UNIT
+cat >"$root/etc/systemd/system/tw-vm.service" <<'UNIT'
+[Unit]
+Description=trunkwatch DAHDI test VM init (tests/vm/build-image.sh)
+After=basic.target systemd-udev-trigger.service systemd-udevd.service
+[Service]
+Type=exec
+ExecStart=/usr/local/sbin/tw-vm-init
+StandardInput=null
+StandardOutput=journal+console
+StandardError=journal+console
+TimeoutStartSec=infinity
+UNIT
+# No first-boot questions on the console (the image has a machine id; belt and braces).
+ln -sf /dev/null "$root/etc/systemd/system/systemd-firstboot.service"
 echo tw-vm >"$root/etc/hostname"
 : >"$root/etc/fstab"
 rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/dpkg/dpkg.cfg.d/01-trunkwatch-unsafe-io"

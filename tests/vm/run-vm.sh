@@ -3,7 +3,8 @@
 #
 #   tests/vm/run-vm.sh --share HOSTDIR --guest-script PATH_IN_SHARE [--pairs N]
 #                      [--span-type t1|e1] [--timeout SECONDS] [--check-binary PATH_IN_SHARE]...
-#                      [--for-binary HOSTPATH]... [--image DIR] [--quiet]
+#                      [--for-binary HOSTPATH]... [--image DIR] [--setup-script PATH_IN_SHARE]
+#                      [--systemd] [--quiet]
 #
 # HOSTDIR is shared with the guest as /share (9p). The guest init (baked into the image by
 # build-image.sh) loads DAHDI with N pairs of dahdi_dynamic_loc spans wired back to back
@@ -25,6 +26,12 @@
 #   --check-binary P    run ldd on /share/P in the guest first; "not found" is a harness error
 #   --for-binary H      passed to build-image.sh (install the packages H links against)
 #   --image DIR         use this image directory instead of build-image.sh's cached one
+#   --setup-script P    run /share/P (bash, as root) after the share is mounted and before
+#                       DAHDI loads: install units, udev rules, configuration; failing is a
+#                       harness error
+#   --systemd           boot systemd as PID 1 (journald, udevd, sysusers, tmpfiles; nothing
+#                       else starts) and run the guest init as its service tw-vm.service;
+#                       without it the init is PID 1 itself (faster, no udev, no systemd)
 #   --quiet             do not copy the console to stdout
 # A boot that does not reach the guest init within TW_VM_BOOT_TIMEOUT seconds (default 150) is
 # killed and retried once.
@@ -43,13 +50,15 @@ check_binaries=()
 build_args=()
 image_dir=${TW_VM_IMAGE:-}
 quiet=0
+setup_script=""
+use_systemd=0
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit "$1"; }
 skip() { echo "SKIP: $*"; exit 77; }
 die() { echo "run-vm: error: $*" >&2; exit 125; }
 
 while [[ $# -gt 0 ]]; do
-  [[ "$1" == --quiet || "$1" == -h || "$1" == --help || $# -ge 2 ]] || usage 2
+  [[ "$1" == --quiet || "$1" == --systemd || "$1" == -h || "$1" == --help || $# -ge 2 ]] || usage 2
   case "$1" in
     --share) share=$2; shift 2 ;;
     --guest-script) guest_script=$2; shift 2 ;;
@@ -59,6 +68,8 @@ while [[ $# -gt 0 ]]; do
     --check-binary) check_binaries+=("$2"); shift 2 ;;
     --for-binary) build_args+=(--for-binary "$2"); shift 2 ;;
     --image) image_dir=$2; shift 2 ;;
+    --setup-script) setup_script=$2; shift 2 ;;
+    --systemd) use_systemd=1; shift ;;
     --quiet) quiet=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "run-vm: unknown argument: $1" >&2; usage 2 ;;
@@ -69,11 +80,12 @@ done
 [[ -d "$share" ]] || die "--share $share is not a directory"
 share=$(readlink -f "$share")
 safe_path='^[A-Za-z0-9._+/-]+$'
-for p in "$guest_script" "${check_binaries[@]+"${check_binaries[@]}"}"; do
+for p in "$guest_script" ${setup_script:+"$setup_script"} "${check_binaries[@]+"${check_binaries[@]}"}"; do
   [[ "$p" =~ $safe_path && "$p" != /* && "/$p/" != */../* ]] ||
     die "'$p' must be a relative path inside the share (letters, digits, . _ + - /)"
 done
 [[ -f "$share/$guest_script" ]] || die "$share/$guest_script not found"
+[[ -z "$setup_script" || -f "$share/$setup_script" ]] || die "$share/$setup_script not found"
 [[ "$pairs" =~ ^[0-9]+$ && $pairs -ge 1 && $pairs -le 15 ]] || die "--pairs must be 1..15"
 [[ "$span_type" == t1 || "$span_type" == e1 ]] || die "--span-type must be t1 or e1"
 [[ "$timeout_s" =~ ^[0-9]+$ && $timeout_s -ge 10 ]] || die "--timeout must be a number >= 10"
@@ -103,18 +115,28 @@ rm -f "$status_file" "$console"
   printf 'TW_SPAN_TYPE=%q\n' "$span_type"
   printf 'TW_GUEST_SCRIPT=%q\n' "$guest_script"
   printf 'TW_CHECK_BINARIES=%q\n' "${check_binaries[*]-}"
+  printf 'TW_SETUP_SCRIPT=%q\n' "$setup_script"
 } >"$share/.vm-config"
 
 extra=()
 if [[ -n "${TW_VM_QEMU_EXTRA:-}" ]]; then
   read -ra extra <<<"$TW_VM_QEMU_EXTRA"
 fi
+init_args="init=/usr/local/sbin/tw-vm-init"
+if [[ $use_systemd -eq 1 ]]; then
+  # systemd-modules-load loads dahdi early (dahdi-linux's modules-load.d) with Debian's
+  # auto_assign_spans=0, which makes the init's modprobe a no-op and leaves span assignment to
+  # the dahdi tools' udev hooks, racing the init's dahdi_cfg (EINVAL on a channel of a span
+  # not yet assigned). The kernel command line sets the parameter for that early load too.
+  init_args="init=/lib/systemd/systemd systemd.unit=tw-vm.target systemd.show_status=error"
+  init_args+=" dahdi.auto_assign_spans=1"
+fi
 qemu_cmd=(
   "$qemu" -accel tcg -cpu max -smp 2 -m 1024 -nographic -no-reboot -net none
   -kernel "$image_dir/vmlinuz" -initrd "$image_dir/initrd.img"
   -drive "file=$image_dir/image.ext4,format=raw,if=virtio" -snapshot
   -virtfs "local,path=$share,mount_tag=share,security_model=none"
-  -append "root=/dev/vda rw console=ttyS0 loglevel=4 panic=-1 init=/usr/local/sbin/tw-vm-init${TW_VM_KERNEL_ARGS:+ $TW_VM_KERNEL_ARGS}"
+  -append "root=/dev/vda rw console=ttyS0 loglevel=4 panic=-1 $init_args${TW_VM_KERNEL_ARGS:+ $TW_VM_KERNEL_ARGS}"
   "${extra[@]+"${extra[@]}"}"
 )
 

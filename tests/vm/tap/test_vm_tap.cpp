@@ -1,16 +1,18 @@
-// The daemon on the real DAHDI driver (issue 5): boots the qemu VM with two loc span pairs
-// (tests/vm/run-vm.sh --pairs 2), where tap_test.sh runs `trunkwatch run` on the B spans while
-// tw_dahdi_feed plays tap_scenario.toml onto the A spans in real time; then compares the
-// daemon's records with the simulator's truth field by field, and checks the lifecycle
-// (status, calls, reloads good and bad, SIGTERM with a call up) and alarm outcomes (peers
-// destroyed and recreated, a tapped span unassigned and reopened) from the files the guest
-// wrote. docs/vm-tests.md, "The tap test".
+// The daemon on the real DAHDI driver, as the systemd service (issue 5): stages this build's
+// `cmake --install` tree, boots the qemu VM with systemd and two loc span pairs
+// (tests/vm/run-vm.sh --pairs 2 --systemd), where tap_setup.sh installs it as docs/install.md
+// says, udev starts trunkwatch.service on the B spans, and tap_test.sh has tw_dahdi_feed play
+// tap_scenario.toml onto the A spans in real time; then compares the daemon's records with the
+// simulator's truth field by field, and checks the lifecycle (status, calls, systemctl reload
+// good and bad, systemctl stop with a call up) and alarm outcomes (peers destroyed and
+// recreated, a tapped span unassigned and reopened, SIGKILL and the restart) from the files the
+// guest wrote. docs/vm-tests.md, "The tap test".
 //
 // Skipped (GTEST_SKIP) when run-vm.sh exits 77: not root, no qemu, no image and no way to
 // build one. Environment:
 //   TW_VM_TAP_REUSE=DIR  do not boot the VM: check the results an earlier run left in DIR
 //   TW_VM_TAP_WORKDIR    the share directory (default: the build tree's tests/vm/tap/vm_tap)
-//   TW_VM_TIMEOUT        run-vm.sh --timeout (default 420 s)
+//   TW_VM_TIMEOUT        run-vm.sh --timeout (default 600 s)
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -106,13 +108,20 @@ VmRun run_vm() {
   fs::create_directories(r.share / "tap");
   const fs::path src = fs::path(TW_SOURCE_DIR) / "tests" / "vm";
   const auto exec = fs::copy_options::overwrite_existing;
-  fs::copy_file(TW_TRUNKWATCH, r.share / "trunkwatch", exec);
+  // What an administrator installs (binary, unit, udev rule, sysusers, tmpfiles, data), staged
+  // under root/ for tap_setup.sh to copy into the guest's /.
+  const fs::path install_log = r.share / "install.log";
+  const std::string install = "DESTDIR=" + shell_quote((r.share / "root").string()) + " " +
+                              shell_quote(TW_CMAKE) + " --install " + shell_quote(TW_BINARY_DIR) +
+                              " >" + shell_quote(install_log.string()) + " 2>&1";
+  if (std::system(install.c_str()) != 0) {
+    ADD_FAILURE() << install << " failed:\n" << slurp(install_log);
+    return r;
+  }
   fs::copy_file(TW_DAHDI_FEED, r.share / "tw_dahdi_feed", exec);
-  fs::copy_file(src / "tap" / "tap_test.sh", r.share / "tap" / "tap_test.sh", exec);
-  fs::copy_file(src / "tap" / "tap_scenario.toml", r.share / "tap" / "tap_scenario.toml", exec);
-  fs::copy_file(fs::path(TW_SOURCE_DIR) / "data" / "high-risk-destinations.toml",
-                r.share / "tap" / "high-risk-destinations.toml", exec);
-  for (const char* f : {"trunkwatch", "tw_dahdi_feed", "tap/tap_test.sh"})
+  for (const char* f : {"tap_setup.sh", "tap_test.sh", "tap_common.sh", "tap_scenario.toml"})
+    fs::copy_file(src / "tap" / f, r.share / "tap" / f, exec);
+  for (const char* f : {"tw_dahdi_feed", "tap/tap_test.sh"})
     fs::permissions(r.share / f, fs::perms::owner_all | fs::perms::group_read |
                                      fs::perms::group_exec | fs::perms::others_read |
                                      fs::perms::others_exec);
@@ -122,9 +131,9 @@ VmRun run_vm() {
       shell_quote((src / "run-vm.sh").string()) + " --share " + shell_quote(r.share.string()) +
       // The image vm_smoke uses (its fixed library list covers what trunkwatch links):
       // one image build on a fresh machine, not two; --check-binary fails on a missing one.
-      " --guest-script tap/tap_test.sh --pairs 2 --check-binary trunkwatch"
-      " --check-binary tw_dahdi_feed --timeout " +
-      std::string(timeout && *timeout ? timeout : "420") + " --quiet >" +
+      " --guest-script tap/tap_test.sh --pairs 2 --systemd --setup-script tap/tap_setup.sh"
+      " --check-binary root/usr/local/bin/trunkwatch --check-binary tw_dahdi_feed --timeout " +
+      std::string(timeout && *timeout ? timeout : "600") + " --quiet >" +
       shell_quote(log.string()) + " 2>&1 </dev/null";
   std::cout << "[ vm_tap  ] " << cmd << "\n" << std::flush;
   const auto t0 = std::chrono::steady_clock::now();
@@ -315,7 +324,9 @@ TEST_F(VmTap, StatusCallsReloadAndShutdown) {
   EXPECT_EQ(bad["reloads"], 1) << "a refused reload must not count";
   EXPECT_EQ(bad["pid"], start["pid"]) << "the daemon kept running";
   const std::string log = slurp(out_ / "daemon1.log");
-  EXPECT_TRUE(std::regex_search(log, std::regex("/tmp/trunkwatch\\.toml:[0-9]+:[0-9]+: "))) << log;
+  EXPECT_TRUE(
+      std::regex_search(log, std::regex("/etc/trunkwatch/trunkwatch\\.toml:[0-9]+:[0-9]+: ")))
+      << log;
   EXPECT_NE(log.find("stays in force"), std::string::npos) << log;
   EXPECT_NE(log.find("configuration reloaded"), std::string::npos) << log;
 
@@ -360,7 +371,6 @@ TEST_F(VmTap, AlarmsAndAVanishedSpan) {
   EXPECT_NE(log.find("the span is gone; retrying every 5 s"), std::string::npos) << log;
   EXPECT_NE(log.find("card span " + std::to_string(kPbxSpan) + " is back"), std::string::npos)
       << log;
-  EXPECT_EQ(slurp(out_ / "daemon2.exit"), "0\n");
 
   // The reopened span decodes: the call fed after the alarms is there, as truth says.
   const std::vector<Json> truth = json_lines(out_ / "truth-after.jsonl");
@@ -374,6 +384,15 @@ TEST_F(VmTap, AlarmsAndAVanishedSpan) {
   const Json after = json_file(out_ / "status-after.json");
   EXPECT_EQ(after["spans"][0]["alarms"], "ok");
   EXPECT_EQ(after["spans"][0]["malformed"], 0);
+
+  // SIGKILL: systemd restarted the daemon, the stored record stayed, the new one stops cleanly.
+  const std::string restarted = slurp(out_ / "unit-restarted.txt");
+  EXPECT_NE(restarted.find("NRestarts=1\n"), std::string::npos) << restarted;
+  EXPECT_NE(restarted.find("ActiveState=active\n"), std::string::npos) << restarted;
+  const std::vector<Json> final_records = json_lines(out_ / "calls-final.jsonl");
+  ASSERT_EQ(final_records.size(), 1u);
+  EXPECT_EQ(final_records[0], records[0]);
+  EXPECT_EQ(slurp(out_ / "daemon3.exit"), "0\n");
 }
 
 }  // namespace
