@@ -1,7 +1,5 @@
 #include "monitor/app/notice_outputs.hpp"
 
-#include <iostream>
-
 namespace tw::app {
 
 void JsonNoticeWriter::on_notice(const rules::Notice& n) {
@@ -50,14 +48,9 @@ NoticeOutputs::~NoticeOutputs() {
 
 std::string NoticeOutputs::open(const Options& options, const rules::EmailSettings& email) {
   if (!options.alerts_json.empty()) {
-    if (options.alerts_json == "-") {
-      json_ = std::make_unique<JsonNoticeWriter>(std::cout);
-    } else {
-      json_file_.open(options.alerts_json,
-                      std::ios::out | (options.append ? std::ios::app : std::ios::trunc));
-      if (!json_file_) return options.alerts_json + ": cannot open for writing";
-      json_ = std::make_unique<JsonNoticeWriter>(json_file_);
-    }
+    const auto mode = options.append ? OutputStream::Mode::Append : OutputStream::Mode::Truncate;
+    if (auto err = json_out_.open(options.alerts_json, mode); !err.empty()) return err;
+    json_ = std::make_unique<JsonNoticeWriter>(json_out_.stream());
     fanout_.add(*json_);
   }
   if (options.log) fanout_.add(log_);

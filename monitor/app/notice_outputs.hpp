@@ -2,11 +2,11 @@
 // syslog or the journal, with structured fields), and alert mail through the spool.
 #pragma once
 
-#include <fstream>
 #include <iosfwd>
 #include <memory>
 #include <string>
 
+#include "monitor/app/output_stream.hpp"
 #include "monitor/log.hpp"
 #include "rules/actions/mail.hpp"
 #include "rules/notice.hpp"
@@ -57,7 +57,7 @@ class NoticeOutputs {
   const rules::MailQueue* mail() const { return mail_queue_.get(); }
 
  private:
-  std::ofstream json_file_;
+  OutputStream json_out_;
   std::unique_ptr<JsonNoticeWriter> json_;
   LogNotices log_;
   std::unique_ptr<rules::MailQueue> mail_queue_;

@@ -20,13 +20,8 @@ void RecordOutputs::add_options(CLI::App& cmd) {
 
 std::string RecordOutputs::open(CallEventFanout& fanout) {
   if (!json_path.empty()) {
-    if (json_path == "-") {
-      json_ = std::make_unique<store::JsonLinesStore>(std::cout);
-    } else {
-      json_file_.open(json_path, std::ios::out | std::ios::trunc);
-      if (!json_file_) return json_path + ": cannot open for writing";
-      json_ = std::make_unique<store::JsonLinesStore>(json_file_);
-    }
+    if (auto err = json_out_.open(json_path); !err.empty()) return err;
+    json_ = std::make_unique<store::JsonLinesStore>(json_out_.stream());
     fanout.add(*json_);
   }
   if (!db_path.empty()) {
@@ -37,11 +32,13 @@ std::string RecordOutputs::open(CallEventFanout& fanout) {
   return {};
 }
 
-void PolicyOptions::add_options(CLI::App& cmd) {
-  cmd.add_option("--config", config,
-                 "Configuration file (default: " + std::string(rules::kDefaultConfigPath) +
-                     " if it exists, else the built-in defaults)")
-      ->option_text("FILE");
+std::string PolicyOptions::default_config_help() {
+  return "Configuration file (default: " + std::string(rules::kDefaultConfigPath) +
+         " if it exists, else the built-in defaults)";
+}
+
+void PolicyOptions::add_options(CLI::App& cmd, const std::string& config_help) {
+  cmd.add_option("--config", config, config_help)->option_text("FILE");
   cmd.add_option("--set", overrides, "Override a configuration key (repeatable)")
       ->option_text("KEY=VALUE")
       ->expected(1)

@@ -2,13 +2,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "monitor/app/monitor_chain.hpp"
 #include "monitor/app/notice_outputs.hpp"
+#include "monitor/app/output_stream.hpp"
 #include "monitor/pipeline.hpp"
 #include "monitor/store/json_store.hpp"
 #include "monitor/store/sqlite_store.hpp"
@@ -25,7 +25,7 @@ struct RecordOutputs {
   std::string open(CallEventFanout& fanout);
 
  private:
-  std::ofstream json_file_;
+  app::OutputStream json_out_;
   std::unique_ptr<store::JsonLinesStore> json_;
   std::unique_ptr<store::SqliteStore> db_;
 };
@@ -35,7 +35,9 @@ struct PolicyOptions {
   std::string config;
   std::vector<std::string> overrides;
 
-  void add_options(CLI::App& cmd);
+  // `config_help`: the --config help text, when a command's default is not the usual one.
+  void add_options(CLI::App& cmd, const std::string& config_help = default_config_help());
+  static std::string default_config_help();
   // --config, else /etc/trunkwatch/trunkwatch.toml when it exists, else the built-in
   // defaults (`builtin`: TOML text of a command's own defaults, the demo's site); --set on
   // top. Warnings and errors (file:line:column) go to standard error; null on errors.

@@ -1,9 +1,9 @@
 // trunkwatch backtest: runs a policy over stored call records and shows what would have
 // fired; how an admin tunes thresholds before deploying them.
 #include <algorithm>
-#include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include "monitor/cli/cli_common.hpp"
 #include "monitor/cli/commands.hpp"
@@ -24,12 +24,12 @@ struct BacktestArgs {
   std::string log_level = "warning";
 };
 
+// One human line per notice and per digest.
 class PrintingSink final : public rules::NoticeSink {
  public:
-  PrintingSink(std::ostream& human, std::ostream* json) : human_(human), json_(json) {}
+  explicit PrintingSink(std::ostream& human) : human_(human) {}
   void on_notice(const rules::Notice& n) override {
     human_ << rules::format_notice_line(n) << "\n";
-    if (json_) *json_ << rules::to_json_line(n) << "\n";
   }
   void on_digest(const rules::Digest& d) override {
     std::uint64_t total = 0;
@@ -40,7 +40,6 @@ class PrintingSink final : public rules::NoticeSink {
 
  private:
   std::ostream& human_;
-  std::ostream* json_;
 };
 
 // The stored record as it looked at each event: a call must not look answered (or keyed)
@@ -92,20 +91,20 @@ int run_backtest(const BacktestArgs& a) {
     return kExitBadInput;
   }
 
-  std::ofstream json_file;
-  std::ostream* json = nullptr;
-  if (a.alerts_json == "-") {
-    json = &std::cout;
-  } else if (!a.alerts_json.empty()) {
-    json_file.open(a.alerts_json, std::ios::trunc);
-    if (!json_file) {
-      std::cerr << "trunkwatch backtest: cannot write " << a.alerts_json << "\n";
+  app::OutputStream json_out;
+  if (!a.alerts_json.empty()) {
+    if (auto err = json_out.open(a.alerts_json); !err.empty()) {
+      std::cerr << "trunkwatch backtest: " << err << "\n";
       return kExitFailure;
     }
-    json = &json_file;
   }
   // With the JSON on standard output, the human lines go to standard error.
-  PrintingSink sink(json == &std::cout ? std::cerr : std::cout, json);
+  std::ostream& out = json_out.is_stdout() ? std::cerr : std::cout;
+  PrintingSink human(out);
+  rules::NoticeFanout sink;
+  sink.add(human);
+  std::optional<app::JsonNoticeWriter> json;
+  if (json_out.is_open()) sink.add(json.emplace(json_out.stream()));
   rules::EngineOptions eo;
   eo.run_hooks = false;  // a backtest never runs hooks nor clears calls
   rules::Engine engine(config, sink, nullptr, eo);
@@ -149,7 +148,6 @@ int run_backtest(const BacktestArgs& a) {
   engine.finish(events.empty() ? calls::Timestamp{} : events.back().time + 60s);
 
   const rules::EngineStats& s = engine.stats();
-  std::ostream& out = json == &std::cout ? std::cerr : std::cout;
   out << "backtest: " << records.size() << " calls, " << s.notices << " notice(s)";
   if (s.suppressed) out << ", " << s.suppressed << " suppressed";
   if (s.allowed) out << ", " << s.allowed << " allowed by policy";
@@ -158,12 +156,9 @@ int run_backtest(const BacktestArgs& a) {
     const auto k = s.by_category[static_cast<std::size_t>(c)];
     if (k) out << "  " << rules::to_string(c) << ": " << k << "\n";
   }
-  if (json_file) {
-    json_file.flush();
-    if (!json_file) {
-      std::cerr << "trunkwatch backtest: error writing " << a.alerts_json << "\n";
-      return kExitFailure;
-    }
+  if (!json_out.flush_file()) {
+    std::cerr << "trunkwatch backtest: error writing " << a.alerts_json << "\n";
+    return kExitFailure;
   }
   return kExitOk;
 }

@@ -276,14 +276,9 @@ void add_demo_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--alerts-json", args->alerts_json,
                   "Also write each notice as a JSON line to PATH, or '-' for standard output")
       ->option_text("PATH|-");
-  cmd->add_option("--config", args->policy.config,
-                  "Use this configuration instead of the demo site's own (then mail goes where "
-                  "its [email] says)")
-      ->option_text("FILE");
-  cmd->add_option("--set", args->policy.overrides, "Override a configuration key (repeatable)")
-      ->option_text("KEY=VALUE")
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  args->policy.add_options(*cmd,
+                           "Use this configuration instead of the demo site's own (then mail goes "
+                           "where its [email] says)");
   cmd->add_option("--speed", args->speed, "Simulated seconds per wall-clock second")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -9,8 +9,7 @@
 
 #include "hal/sim/scenario.hpp"
 #include "hal/sim/simulator.hpp"
-#include "monitor/pipeline.hpp"
-#include "rules/engine.hpp"
+#include "monitor/app/monitor_chain.hpp"
 #include "tests/support/sim_harness.hpp"
 
 namespace tw {
@@ -28,30 +27,26 @@ struct Notices final : rules::NoticeSink {
 
 using Records = test::EndedCalls;
 
-// The pipeline decodes; line events and ticks reach the engine after the pipeline. A test
-// may inject line events at given simulated times (a span alarm the simulator cannot make).
-class Tee final : public hal::SpanSink {
+// The monitor chain as every command runs it, and line events injected at given simulated
+// times (a span alarm the simulator cannot make), each before the first tick at or after it.
+class InjectingChain final : public hal::SpanSink {
  public:
-  Tee(Pipeline& p, rules::Engine& e) : pipeline_(p), engine_(e) {}
-  void on_frame(const hal::DFrame& f) override { pipeline_.on_frame(f); }
-  void on_audio(const hal::AudioChunk& a) override { pipeline_.on_audio(a); }
-  void on_line_event(const hal::LineEvent& ev) override {
-    pipeline_.on_line_event(ev);
-    engine_.on_line_event(ev);
-  }
+  InjectingChain(app::MonitorChain& chain, std::vector<hal::LineEvent> inject)
+      : chain_(chain), inject_(std::move(inject)) {}
+  void on_frame(const hal::DFrame& f) override { chain_.on_frame(f); }
+  void on_audio(const hal::AudioChunk& a) override { chain_.on_audio(a); }
+  void on_line_event(const hal::LineEvent& ev) override { chain_.on_line_event(ev); }
   void on_tick(hal::Timestamp now) override {
-    while (!inject.empty() && inject.front().time <= now) {
-      on_line_event(inject.front());
-      inject.erase(inject.begin());
+    while (!inject_.empty() && inject_.front().time <= now) {
+      chain_.on_line_event(inject_.front());
+      inject_.erase(inject_.begin());
     }
-    pipeline_.on_tick(now);
-    engine_.on_tick(now);
+    chain_.on_tick(now);
   }
-  std::vector<hal::LineEvent> inject;
 
  private:
-  Pipeline& pipeline_;
-  rules::Engine& engine_;
+  app::MonitorChain& chain_;
+  std::vector<hal::LineEvent> inject_;
 };
 
 struct Outcome {
@@ -90,15 +85,13 @@ Outcome run(const sim::Scenario& s, const std::string& site = "",
             std::vector<hal::LineEvent> inject = {}) {
   Notices notices;
   Records records;
-  rules::Engine engine(config(site), notices, &records);
   sim::Simulator simulator(s);
   PipelineOptions po;
   po.spans = simulator.spans();
   po.span_defaults = po.spans.front();
-  Pipeline pipeline(po, engine);
-  Tee tee(pipeline, engine);
-  tee.inject = std::move(inject);
-  const auto err = simulator.run(tee);
+  app::MonitorChain chain(po, config(site), notices, records);
+  InjectingChain source_sink(chain, std::move(inject));
+  const auto err = simulator.run(source_sink);
   EXPECT_FALSE(err) << err.message;
   Outcome o;
   o.notices = notices.got;
