@@ -191,8 +191,18 @@ check "status at start: span $pbx_b, alarms ok" \
 "$feed" feed "$scenario" --pbx-span "$pbx_a" --carrier-span "$car_a" --truth "$out/truth.jsonl" \
   --stats "$out/feed-stats.json" 2>"$out/feed.log" &
 feed_pid=$!
+# The timeline runs from the moment the feeder starts playing: loading the scenario and the
+# libpri stacks takes seconds under emulation on a busy host (more for a sanitizer build).
+deadline=$(($(now_ms) + 60000))
+until grep -q '^tw_dahdi_feed: playing' "$out/feed.log" 2>/dev/null; do
+  if ! kill -0 "$feed_pid" 2>/dev/null || [[ $(now_ms) -gt $deadline ]]; then
+    fail "the feeder starts playing"
+    break
+  fi
+  sleep 0.1
+done
 feed_t0=$(now_ms)
-step "feeder started, pid $feed_pid"
+step "feeder started, pid $feed_pid, playing"
 
 at 20
 status during
