@@ -1,9 +1,13 @@
 #include "dsp/detector_bank.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <complex>
+#include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <numbers>
 #include <optional>
 #include <stdexcept>
@@ -36,10 +40,29 @@ std::array<std::int16_t, AudioRing::kCapacity>& scratch() {
 // detector is awake or could resume with it; most of a call they sleep, so a big box needs a
 // few dozen states instead of 1,920 x 9 (~20 KB a bank). The pool grows to the high-water
 // mark and is reused from then on: no allocation on the per-chunk path in steady state.
+std::atomic<std::size_t> g_live_banks{0};
+std::atomic<std::size_t> g_parked_states{0};  // over all threads' pools
+
 struct ParkedStates {
   ParkedStates() {
     tones.reserve(64);
     fsk.reserve(64);
+  }
+  ~ParkedStates() { g_parked_states -= tones.size() + fsk.size(); }
+  ParkedStates(const ParkedStates&) = delete;
+  ParkedStates& operator=(const ParkedStates&) = delete;
+  template <class Ptr>
+  static void put(std::vector<Ptr>& pool, Ptr& state) {
+    pool.push_back(std::move(state));
+    g_parked_states.fetch_add(1, std::memory_order_relaxed);
+  }
+  template <class Ptr>
+  static bool take(std::vector<Ptr>& pool, Ptr& state) {
+    if (pool.empty()) return false;
+    state = std::move(pool.back());
+    pool.pop_back();
+    g_parked_states.fetch_sub(1, std::memory_order_relaxed);
+    return true;
   }
   std::vector<detail::ModemTonesRxPtr> tones;
   std::vector<detail::FskRxPtr> fsk;
@@ -125,20 +148,36 @@ constexpr std::int64_t ceil_to(std::int64_t v, std::int64_t a) {
 
 // Onsets (docs/dsp.md, "Onsets"): runs of screen blocks in which a tone held its bin(s).
 constexpr int kOnsetTolerated = 3;  // blocks a run may miss: a phase reversal, a click
-constexpr int kOnsetRuns = 32;      // kept per tone: more than fit in a gated replay's delay
 // A run counts for an event when it was still on this long before the report.
 constexpr std::int64_t kOnsetMaxGap = 2000;  // 250 ms
+// Steady call-progress tones kept: cp_onset() walks back over a whole cadence.
+constexpr int kCpOnsetRuns = 32;
+// Runs kept per fax/modem tone. onset() returns the newest run that began by the report,
+// and a detector reports at most kMaxDetectorLag samples behind the screen: a wake replays at
+// most kMaxPreroll plus the detector's alignment and a block before the block that woke it,
+// in a chunk of at most kMaxChunk, and a report is stamped at most one more block back. A run
+// starts at the earliest 5 blocks after the previous one did (it closes after
+// kOnsetTolerated + 1 blocks without the tone), so at most kMaxDetectorLag / (5 blocks) + 1
+// runs are newer than the report: keeping more than that gives the onsets that keeping every
+// run would.
+constexpr int kMaxDetectorLag = kMaxChunk + kMaxPreroll + kCpAlign + 3 * kScreenBlock;
+constexpr int kToneOnsetRuns = 20;
+static_assert(kToneOnsetRuns >= kMaxDetectorLag / ((kOnsetTolerated + 2) * kScreenBlock) + 2);
 
 // One run of blocks that held a tone: where the tone began (sample), where its first and
-// last held blocks end, and (call progress) the frequency on top.
+// last held blocks end.
 struct ToneRun {
   std::int64_t start = 0, first_end = 0, last_end = 0;
+};
+// A steady call-progress tone also keeps the frequency on top.
+struct CpRun : ToneRun {
   double hz = 0.0;
 };
 
 // The runs of one tone, newest last, in a fixed ring (no allocation on the per-chunk path).
 // Fed by the screen on every block, gated or not, so an onset does not depend on when a
 // detector was woken or how the audio was chunked.
+template <int kRuns, class Run>
 class RunHistory {
  public:
   void clear() {
@@ -150,18 +189,18 @@ class RunHistory {
   }
   int size() const { return count_; }
   // i = 0 is the newest run.
-  const ToneRun& newest(int i) const {
-    return runs_[static_cast<std::size_t>((head_ - 1 - i + 2 * kOnsetRuns) % kOnsetRuns)];
+  const Run& newest(int i) const {
+    return runs_[static_cast<std::size_t>((head_ - 1 - i + 2 * kRuns) % kRuns)];
   }
-  void begin(const ToneRun& r) {
+  void begin(const Run& r) {
     runs_[static_cast<std::size_t>(head_)] = r;
-    head_ = (head_ + 1) % kOnsetRuns;
-    count_ = std::min(count_ + 1, kOnsetRuns);
+    head_ = (head_ + 1) % kRuns;
+    count_ = std::min(count_ + 1, kRuns);
     open_ = true;
     bad_ = 0;
   }
   void extend(std::int64_t block_end) {
-    runs_[static_cast<std::size_t>((head_ - 1 + kOnsetRuns) % kOnsetRuns)].last_end = block_end;
+    runs_[static_cast<std::size_t>((head_ - 1 + kRuns) % kRuns)].last_end = block_end;
     bad_ = 0;
   }
 
@@ -174,7 +213,10 @@ class RunHistory {
       // began in the one before, which held a fraction of it too small to count.
       std::int64_t start = block_end - std::lround(f * kScreenBlock);
       if (f > 0.9F) start -= std::lround(prev_share_ * kScreenBlock);
-      begin(ToneRun{start, block_end, block_end, 0.0});
+      Run r;
+      r.start = start;
+      r.first_end = r.last_end = block_end;
+      begin(r);
     } else if (held) {
       extend(block_end);
     } else if (open_ && ++bad_ > kOnsetTolerated) {
@@ -187,7 +229,7 @@ class RunHistory {
   // a detector reports at `at`) and that held within `max_gap` before it.
   std::optional<std::int64_t> onset(std::int64_t at, std::int64_t max_gap) const {
     for (int i = 0; i < count_; ++i) {
-      const ToneRun& r = newest(i);
+      const Run& r = newest(i);
       if (r.first_end > at) continue;
       if (r.last_end + max_gap < at) return std::nullopt;
       return r.start;
@@ -196,7 +238,7 @@ class RunHistory {
   }
 
  private:
-  std::array<ToneRun, kOnsetRuns> runs_{};
+  std::array<Run, kRuns> runs_{};
   int count_ = 0, head_ = 0;
   bool open_ = false;
   int bad_ = 0;
@@ -302,6 +344,46 @@ struct MfCheck {
   std::int64_t due = 0;     // measure once the ring holds this far
 };
 
+// The call-progress verifier's 32 ms Hann window: the same for every bank.
+const std::array<float, kCpWin>& hann_window() {
+  static const std::array<float, kCpWin> window = [] {
+    std::array<float, kCpWin> w{};
+    for (int i = 0; i < kCpWin; ++i)
+      w[static_cast<std::size_t>(i)] =
+          static_cast<float>(0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * (i + 0.5) / kCpWin));
+    return w;
+  }();
+  return window;
+}
+
+// A country's call-progress plan with its super_tone_rx descriptor, built once per process
+// and shared by every bank: super_tone_rx only reads its descriptor once it is built.
+struct CountryPlan {
+  CountryProfile profile;
+  detail::SuperToneDescPtr desc;
+  std::vector<ToneName> names;  // super_tone_rx's tone ids
+};
+
+const CountryPlan& country_plan(const std::string& name) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<const CountryPlan>, std::less<>> plans;
+  const std::lock_guard lock(mutex);
+  if (auto it = plans.find(name); it != plans.end()) return *it->second;
+  auto prof = country_profile(name);
+  if (!prof) throw std::invalid_argument("unknown call-progress country: " + name);
+  auto plan = std::make_unique<CountryPlan>();
+  plan->profile = std::move(*prof);
+  plan->desc.reset(super_tone_rx_make_descriptor(nullptr));
+  if (!plan->desc) throw std::runtime_error("super_tone_rx_make_descriptor failed");
+  for (const ToneCadence& t : plan->profile.tones) {
+    int id = super_tone_rx_add_tone(plan->desc.get());
+    for (const CadenceElement& e : t.elements)
+      super_tone_rx_add_element(plan->desc.get(), id, e.f1, e.f2, e.min_ms, e.max_ms);
+    plan->names.push_back(t.name);
+  }
+  return *plans.emplace(name, std::move(plan)).first->second;
+}
+
 }  // namespace
 
 struct ChannelDetectorBank::Impl {
@@ -313,8 +395,9 @@ struct ChannelDetectorBank::Impl {
 
   BankConfig cfg;
   EventSink sink;
-  CountryProfile country;
-  G711Decoder g711;
+  const CountryPlan& plan;
+  const CountryProfile& country;
+  const G711Decoder& g711;
   AudioRing ring;
   detail::ToneScreen screen;
   BankStats stats;
@@ -326,9 +409,7 @@ struct ChannelDetectorBank::Impl {
   std::array<int, kUnitCount> tone_present{};
   std::array<detail::FskRxPtr, kUnitCount> fsk{};
   std::array<Carrier, 4> carriers{};
-  detail::SuperToneDescPtr cp_desc;
   detail::SuperToneRxPtr cp;
-  std::vector<ToneName> cp_names;
   int cp_active = -1;
   int cp_run = 0;      // blocks in the current steady call-progress tone
   int cp_bad = 0;      // of which failed in a row at the end
@@ -338,7 +419,6 @@ struct ChannelDetectorBank::Impl {
   std::array<std::array<std::complex<float>, detail::kScreenMaxBins>, 4> cp_dft{};  // ... DFTs
   std::array<std::complex<float>, detail::kScreenMaxBins> cp_turn{};  // e^{-jwN} per bin
   float cp_ref = 0.F;  // the run's 40 ms level at its start
-  std::array<float, kCpWin> hann{};
   std::array<int, 4> row_bin{}, col_bin{};
   int bin_cng = -1, bin_calling = -1, bin_ans = -1, bin_bell_ans = -1;
   std::vector<int> cp_bins;
@@ -350,25 +430,37 @@ struct ChannelDetectorBank::Impl {
   char last_mf_digit = 0;
   std::int64_t last_mf_end = kNever;
   std::int64_t mf_fed = 0;
-  std::array<RunHistory, kUnitCount> onsets{};  // per fax/modem unit: where its tone began
-  RunHistory cp_runs;                           // steady call-progress tones, any frequency
+  // Per fax/modem unit (kCng.. kB103Ch2): where its tone began.
+  std::array<RunHistory<kToneOnsetRuns, ToneRun>, kB103Ch2 - kCng + 1> onsets{};
+  RunHistory<kCpOnsetRuns, CpRun> cp_runs;  // steady call-progress tones, any frequency
   std::int64_t event_pos = 0;   // time stamp for events reported from inside SpanDSP calls
   std::int64_t verify_pos = 0;  // audio fed to the detector that is reporting
   std::array<std::int16_t, kPiece> piece{};
 
   Impl(const BankConfig& c, EventSink s)
-      : cfg(c), sink(std::move(s)), g711(c.law), dtmf(c.dtmf_cfg, ring, &Impl::emit_dtmf, this) {
-    auto prof = country_profile(cfg.country);
-    if (!prof) throw std::invalid_argument("unknown call-progress country: " + cfg.country);
-    country = std::move(*prof);
+      : cfg(c),
+        sink(std::move(s)),
+        plan(country_plan(c.country)),
+        country(plan.profile),
+        g711(G711Decoder::shared(c.law)),
+        ring(c.law),
+        dtmf(c.dtmf_cfg, ring, &Impl::emit_dtmf, this) {
     for (int u = 0; u < kUnitCount; ++u) ctx[static_cast<std::size_t>(u)] = UnitCtx{this, u};
-    for (int i = 0; i < kCpWin; ++i)
-      hann[static_cast<std::size_t>(i)] =
-          static_cast<float>(0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * (i + 0.5) / kCpWin));
     build_screen();
     build_detectors();
     build_gates();
     reset();
+    g_live_banks.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~Impl() { g_live_banks.fetch_sub(1, std::memory_order_relaxed); }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  RunHistory<kToneOnsetRuns, ToneRun>& onset_runs(int unit) {
+    return onsets[static_cast<std::size_t>(unit - kCng)];
+  }
+  const RunHistory<kToneOnsetRuns, ToneRun>& onset_runs(int unit) const {
+    return onsets[static_cast<std::size_t>(unit - kCng)];
   }
 
   // ---- construction -------------------------------------------------------------------
@@ -415,24 +507,11 @@ struct ChannelDetectorBank::Impl {
     for (int u = kCng; u <= kB103Ch2; ++u) enabled[static_cast<std::size_t>(u)] = cfg.fax_modem;
     enabled[kCallProgress] = cfg.call_progress;
     // The fax/modem tone and FSK states are taken when a detector first wakes
-    // (acquire_state); one of each is built here so that a SpanDSP failure shows at once.
-    const auto u0 = static_cast<std::size_t>(kCng);
-    tones[u0].reset(modem_connect_tones_rx_init(nullptr, tone_unit_type(kCng), &tone_cb, &ctx[u0]));
-    if (!tones[u0]) throw std::runtime_error("modem_connect_tones_rx_init failed");
-    if (!carriers.empty()) {
-      const auto uc = static_cast<std::size_t>(carriers.front().unit);
-      fsk[uc].reset(fsk_rx_init(nullptr, &preset_fsk_specs[carriers.front().spec],
-                                FSK_FRAME_MODE_SYNC, &fsk_bit, &ctx[uc]));
-      if (!fsk[uc]) throw std::runtime_error("fsk_rx_init failed");
-    }
-    cp_desc.reset(super_tone_rx_make_descriptor(nullptr));
-    for (const ToneCadence& t : country.tones) {
-      int id = super_tone_rx_add_tone(cp_desc.get());
-      for (const CadenceElement& e : t.elements)
-        super_tone_rx_add_element(cp_desc.get(), id, e.f1, e.f2, e.min_ms, e.max_ms);
-      cp_names.push_back(t.name);
-    }
-    cp.reset(super_tone_rx_init(nullptr, cp_desc.get(), &cp_cb, &ctx[kCallProgress]));
+    // (acquire_state); one of each is taken here (from this thread's pool, else built) so
+    // that a SpanDSP failure shows at once.
+    acquire_state(kCng);
+    if (!carriers.empty()) acquire_state(carriers.front().unit);
+    cp.reset(super_tone_rx_init(nullptr, plan.desc.get(), &cp_cb, &ctx[kCallProgress]));
     if (!cp) throw std::runtime_error("super_tone_rx_init failed");
     if (cfg.bell_mf) {
       bell.reset(bell_mf_rx_init(nullptr, &bell_cb, this));
@@ -503,8 +582,7 @@ struct ChannelDetectorBank::Impl {
   // run of blocks holding the tone's bin (the carrier's band) that was on at the report.
   std::int64_t tone_onset(int unit, ToneName name) const {
     // Blocks ending by event_pos - one block are on the screen however the audio was chunked.
-    const auto o =
-        onsets[static_cast<std::size_t>(unit)].onset(event_pos - kScreenBlock, kOnsetMaxGap);
+    const auto o = onset_runs(unit).onset(event_pos - kScreenBlock, kOnsetMaxGap);
     return o ? *o : event_pos - recognition_ms(name) * 8;
   }
 
@@ -522,7 +600,7 @@ struct ChannelDetectorBank::Impl {
     }
     const std::int64_t gap = (off_ms * 13 / 10 + 100) * 8;
     const std::int64_t at = event_pos - kScreenBlock;
-    auto fits = [&t, at](const ToneRun& r) {
+    auto fits = [&t, at](const CpRun& r) {
       const std::int64_t len = std::min(r.last_end, at) - r.start;
       for (const CadenceElement& e : t.elements) {
         const bool freq = (e.f1 != 0 && std::fabs(e.f1 - r.hz) <= 30.0) ||
@@ -534,7 +612,7 @@ struct ChannelDetectorBank::Impl {
     std::optional<std::int64_t> onset;
     std::int64_t reach = at - std::max(gap, kOnsetMaxGap);  // the last tone held since
     for (int i = 0; i < cp_runs.size(); ++i) {
-      const ToneRun& r = cp_runs.newest(i);
+      const CpRun& r = cp_runs.newest(i);
       if (r.first_end > at || !fits(r)) continue;
       if (r.last_end < reach) break;
       onset = r.start;
@@ -568,8 +646,8 @@ struct ChannelDetectorBank::Impl {
     auto* c = static_cast<UnitCtx*>(user);
     Impl& b = *c->bank;
     b.cp_active = code;
-    if (code >= 0 && code < static_cast<int>(b.cp_names.size()) && b.verify_cp(code))
-      b.emit_tone(b.cp_names[static_cast<std::size_t>(code)], 0.F,
+    if (code >= 0 && code < static_cast<int>(b.plan.names.size()) && b.verify_cp(code))
+      b.emit_tone(b.plan.names[static_cast<std::size_t>(code)], 0.F,
                   b.cp_onset(b.country.tones[static_cast<std::size_t>(code)]));
   }
 
@@ -591,6 +669,7 @@ struct ChannelDetectorBank::Impl {
     if (to - from < kCpWin) return false;
     const double c1 = 2.0 * std::cos(2.0 * std::numbers::pi * el->f1 / kSampleRate);
     const double c2 = 2.0 * std::cos(2.0 * std::numbers::pi * el->f2 / kSampleRate);
+    const std::array<float, kCpWin>& hann = hann_window();
     double sum_w = 0.0;
     for (float w : hann) sum_w += w;
     int run = 0, best = 0;
@@ -649,7 +728,7 @@ struct ChannelDetectorBank::Impl {
           c.carrier_up = false;
         }
     } else if (u == kCallProgress) {
-      super_tone_rx_init(cp.get(), cp_desc.get(), &cp_cb, &ctx[su]);
+      super_tone_rx_init(cp.get(), plan.desc.get(), &cp_cb, &ctx[su]);
       cp_active = -1;
     }
   }
@@ -662,7 +741,7 @@ struct ChannelDetectorBank::Impl {
     cp_bad = 0;
     cp_lvl = {};
     cp_dft = {};
-    for (RunHistory& h : onsets) h.clear();
+    for (auto& h : onsets) h.clear();
     cp_runs.clear();
     for (Carrier& c : carriers) {
       c.band_run = 0;
@@ -691,9 +770,13 @@ struct ChannelDetectorBank::Impl {
   }
 
   // ---- the per-chunk path -----------------------------------------------------------------
-  void process(std::span<const std::int16_t> x) {
+  // `codes`: the same samples as G.711 codes when the caller has them, else empty.
+  void process(std::span<const std::int16_t> x, std::span<const std::uint8_t> codes) {
     const std::int64_t start = ring.end();
-    ring.push(x);
+    if (codes.empty())
+      ring.push(x);
+    else
+      ring.push(codes, x);
     stats.samples += static_cast<std::int64_t>(x.size());
     screen.process(x, start, [this](const ScreenResult& r) { on_screen(r); });
     const std::int64_t end = ring.end();
@@ -714,11 +797,7 @@ struct ChannelDetectorBank::Impl {
   bool acquire_state(int u) {
     auto su = static_cast<std::size_t>(u);
     if (is_tone_unit(u) && !tones[su]) {
-      auto& pool = parked().tones;
-      if (!pool.empty()) {
-        tones[su] = std::move(pool.back());
-        pool.pop_back();
-      } else {
+      if (!ParkedStates::take(parked().tones, tones[su])) {
         tones[su].reset(
             modem_connect_tones_rx_init(nullptr, tone_unit_type(u), &tone_cb, &ctx[su]));
         if (!tones[su]) throw std::runtime_error("modem_connect_tones_rx_init failed");
@@ -726,11 +805,7 @@ struct ChannelDetectorBank::Impl {
       return true;
     }
     if (is_fsk_unit(u) && !fsk[su]) {
-      auto& pool = parked().fsk;
-      if (!pool.empty()) {
-        fsk[su] = std::move(pool.back());
-        pool.pop_back();
-      } else {
+      if (!ParkedStates::take(parked().fsk, fsk[su])) {
         for (const Carrier& c : carriers)
           if (c.unit == u)
             fsk[su].reset(fsk_rx_init(nullptr, &preset_fsk_specs[c.spec], FSK_FRAME_MODE_SYNC,
@@ -747,8 +822,8 @@ struct ChannelDetectorBank::Impl {
   void park_state(int u, const Gate& g) {
     if (g.fed >= ring.oldest()) return;
     auto su = static_cast<std::size_t>(u);
-    if (is_tone_unit(u) && tones[su]) parked().tones.push_back(std::move(tones[su]));
-    if (is_fsk_unit(u) && fsk[su]) parked().fsk.push_back(std::move(fsk[su]));
+    if (is_tone_unit(u) && tones[su]) ParkedStates::put(parked().tones, tones[su]);
+    if (is_fsk_unit(u) && fsk[su]) ParkedStates::put(parked().fsk, fsk[su]);
   }
 
   void trigger(int u, std::int64_t pos) {
@@ -838,13 +913,13 @@ struct ChannelDetectorBank::Impl {
     const std::pair<int, int> singles[] = {
         {kCng, bin_cng}, {kCalling, bin_calling}, {kAns, bin_ans}, {kBellAns, bin_bell_ans}};
     for (auto [u, bin] : singles)
-      onsets[static_cast<std::size_t>(u)].block(loud && sh(bin) >= kToneShare, sh(bin), r.end);
+      onset_runs(u).block(loud && sh(bin) >= kToneShare, sh(bin), r.end);
     for (const Carrier& c : carriers) {
       const float band = c.band(r);
-      onsets[static_cast<std::size_t>(c.unit)].block(loud && band >= kCarrierShare, band, r.end);
+      onset_runs(c.unit).block(loud && band >= kCarrierShare, band, r.end);
     }
     const float v21 = carriers[1].band(r);  // channel 2: the fax's HDLC flags
-    onsets[kPreamble].block(loud && v21 >= kBandShare, v21, r.end);
+    onset_runs(kPreamble).block(loud && v21 >= kBandShare, v21, r.end);
   }
 
   void screen_call_progress(const ScreenResult& r, bool loud) {
@@ -887,7 +962,11 @@ struct ChannelDetectorBank::Impl {
           next_tone
               ? cp_start
               : r.end - std::lround(std::min(cps, 1.F) * static_cast<float>(4 * kScreenBlock));
-      cp_runs.begin(ToneRun{onset, r.end, r.end, hz});
+      CpRun run;
+      run.start = onset;
+      run.first_end = run.last_end = r.end;
+      run.hz = hz;
+      cp_runs.begin(run);
     }
     bool good = tonal;
     if (good && cp_run >= 4 && cp_ref > 0.F)
@@ -1098,7 +1177,7 @@ ChannelDetectorBank& ChannelDetectorBank::operator=(ChannelDetectorBank&&) noexc
 void ChannelDetectorBank::rx(std::span<const std::int16_t> linear) {
   while (!linear.empty()) {
     std::size_t n = std::min<std::size_t>(linear.size(), kMaxChunk);
-    impl_->process(linear.first(n));
+    impl_->process(linear.first(n), {});
     linear = linear.subspan(n);
   }
 }
@@ -1109,7 +1188,7 @@ void ChannelDetectorBank::rx_g711(std::span<const std::uint8_t> coded) {
     thread_local std::array<std::int16_t, kMaxChunk> decoded;
     std::span<std::int16_t> out(decoded.data(), n);
     impl_->g711.decode(coded.first(n), out);
-    impl_->process(out);
+    impl_->process(out, coded.first(n));
     coded = coded.subspan(n);
   }
 }
@@ -1128,6 +1207,13 @@ const BankStats& ChannelDetectorBank::stats() const {
 }
 const BankConfig& ChannelDetectorBank::config() const {
   return impl_->cfg;
+}
+
+std::size_t ChannelDetectorBank::live_banks() {
+  return g_live_banks.load(std::memory_order_relaxed);
+}
+std::size_t ChannelDetectorBank::parked_states() {
+  return g_parked_states.load(std::memory_order_relaxed);
 }
 
 void ChannelDetectorBank::prepare() {

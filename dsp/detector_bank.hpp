@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -77,6 +78,11 @@ class ChannelDetectorBank {
   double time_s() const;
   const BankStats& stats() const;
   const BankConfig& config() const;
+
+  // Process-wide counts, for the scale benchmark: banks alive, and fax/modem SpanDSP states
+  // (~2.2 KB each) parked in the threads' pools while their detectors sleep.
+  static std::size_t live_banks();
+  static std::size_t parked_states();
 
   // SpanDSP fills static tables on the first init of some detectors without a lock: call
   // once on one thread before banks are created on several threads.

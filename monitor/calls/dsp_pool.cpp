@@ -43,7 +43,8 @@ void DspPool::Worker::run() {
   }
 }
 
-void DspPool::wait_for_tail(Worker& w, const std::function<bool(std::uint64_t)>& done) {
+template <class Done>
+void DspPool::wait_for_tail(Worker& w, Done done) {
   if (done(w.tail.load(std::memory_order_acquire))) return;
   w.waited_on.store(true);
   for (;;) {

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -79,7 +78,9 @@ class DspPool {
     std::thread thread;
     void run();
   };
-  static void wait_for_tail(Worker& w, const std::function<bool(std::uint64_t)>& done);
+  // Returns once done(tail) holds, sleeping on the worker's tail doorbell until then.
+  template <class Done>
+  static void wait_for_tail(Worker& w, Done done);
   Worker& worker_for(int span) {
     return *workers_[static_cast<std::size_t>(span) % workers_.size()];
   }

@@ -34,46 +34,99 @@ InbandAnalyzer::InbandAnalyzer(InbandOptions options, Report report)
   dsp::ChannelDetectorBank::prepare();
 }
 
-InbandAnalyzer::Stream& InbandAnalyzer::stream(const hal::SpanInfo& span,
-                                               const hal::AudioChunk& chunk) {
+InbandAnalyzer::Stream& InbandAnalyzer::stream(const hal::AudioChunk& chunk) {
   const Key key{chunk.span, chunk.channel, chunk.from};
   auto it = streams_.find(key);
   if (it == streams_.end()) {
-    dsp::BankConfig cfg = options_.bank;
-    cfg.law = span.type == hal::SpanType::E1 ? dsp::Law::alaw : dsp::Law::ulaw;
-    cfg.country = !options_.country.empty()               ? options_.country
-                  : span.type == hal::SpanType::E1 ? "etsi"
-                                                   : "us";
-    it = streams_.emplace(key, Stream{}).first;
-    Stream* stable = &it->second;  // std::map nodes do not move
-    const int span_id = chunk.span, channel = chunk.channel;
-    const hal::Side side = chunk.from;
-    stable->bank = std::make_unique<dsp::ChannelDetectorBank>(
-        cfg, [this, span_id, channel, side, stable](const dsp::Event& e) {
-          report_(span_id, channel, to_inband(e, stable->origin, side));
-        });
-    stable->origin = stable->next = chunk.time;
+    it = streams_.emplace(key, Stream{}).first;  // std::map nodes do not move
+    it->second.span = chunk.span;
+    it->second.channel = chunk.channel;
+    it->second.side = chunk.from;
   }
   return it->second;
 }
 
+std::unique_ptr<InbandAnalyzer::Bank> InbandAnalyzer::take_bank(const hal::SpanInfo& span) {
+  dsp::BankConfig cfg = options_.bank;
+  cfg.law = span.type == hal::SpanType::E1 ? dsp::Law::alaw : dsp::Law::ulaw;
+  cfg.country = !options_.country.empty()        ? options_.country
+                : span.type == hal::SpanType::E1 ? "etsi"
+                                                 : "us";
+  ++in_use_;
+  for (auto it = spares_.rbegin(); it != spares_.rend(); ++it) {
+    const dsp::BankConfig& have = (*it)->detectors->config();
+    if (have.law != cfg.law || have.country != cfg.country) continue;
+    std::unique_ptr<Bank> b = std::move(*it);
+    spares_.erase(std::next(it).base());
+    return b;  // reset when it was given back
+  }
+  auto b = std::make_unique<Bank>();
+  b->detectors = std::make_unique<dsp::ChannelDetectorBank>(
+      cfg, [this, route = b.get()](const dsp::Event& e) { deliver(*route->stream, e); });
+  return b;
+}
+
+void InbandAnalyzer::deliver(Stream& s, const dsp::Event& e) {
+  InbandEvent event = to_inband(e, s.origin, s.side);
+  if (s.holding)
+    s.held.push_back(std::move(event));
+  else
+    report_(s.span, s.channel, event);
+}
+
+// What a restart after the gap would do, done now: flush (its events held), count the voice,
+// reset; the bank then waits for another stream.
+void InbandAnalyzer::release(Stream& s) {
+  dsp::ChannelDetectorBank& d = *s.bank->detectors;
+  s.holding = true;
+  d.flush();
+  s.holding = false;
+  s.voice_before_reset += d.stats().voice_s();
+  d.reset();
+  s.bank->stream = nullptr;
+  --in_use_;
+  if (spares_.size() < kMaxSpares) spares_.push_back(std::move(s.bank));
+  s.bank.reset();
+}
+
+void InbandAnalyzer::sweep(hal::Timestamp now) {
+  for (auto& [key, s] : streams_)
+    if (s.bank && now - s.next > kReleaseAfter) release(s);
+}
+
 void InbandAnalyzer::on_audio(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
-  Stream& s = stream(span, chunk);
+  // Once a second of source time (and at once if the clock stepped back).
+  if (chunk.time >= next_sweep_ || next_sweep_ - chunk.time > std::chrono::seconds(2)) {
+    sweep(chunk.time);
+    next_sweep_ = chunk.time + std::chrono::seconds(1);
+  }
+  Stream& s = stream(chunk);
+  if (!s.bank) {
+    // A stream starting, or resuming after its bank was given back: first what the restart
+    // would have flushed, then a bank as good as new.
+    for (const InbandEvent& e : s.held) report_(s.span, s.channel, e);
+    s.held.clear();
+    s.bank = take_bank(span);
+    s.bank->stream = &s;
+    s.origin = s.next = chunk.time;
+  }
+  dsp::ChannelDetectorBank& d = *s.bank->detectors;
   const auto gap = chunk.time - s.next;
   if (gap > kMaxJitter || gap < -kMaxJitter) {
-    s.bank->flush();
-    s.voice_before_reset += s.bank->stats().voice_s();
-    s.bank->reset();
+    d.flush();
+    s.voice_before_reset += d.stats().voice_s();
+    d.reset();
     s.origin = chunk.time;
   }
-  s.bank->rx(chunk.samples);
+  d.rx(chunk.samples);
   s.next = chunk.time + kSample * static_cast<long long>(chunk.samples.size());
 }
 
 std::optional<double> InbandAnalyzer::voice_seconds(int span, int channel, hal::Side side) const {
   auto it = streams_.find(Key{span, channel, side});
   if (it == streams_.end()) return std::nullopt;
-  return it->second.voice_before_reset + it->second.bank->stats().voice_s();
+  const Stream& s = it->second;
+  return s.voice_before_reset + (s.bank ? s.bank->detectors->stats().voice_s() : 0.0);
 }
 
 }  // namespace tw::calls

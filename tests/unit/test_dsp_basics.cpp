@@ -1,6 +1,9 @@
 // Small contracts: G.711 tables, names, country plans, the call-type rule, bank lifecycle.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
+#include <chrono>
 #include <set>
 #include <string>
 #include <vector>
@@ -8,7 +11,9 @@
 #include "dsp/call_type.hpp"
 #include "dsp/country.hpp"
 #include "dsp/detector_bank.hpp"
+#include "dsp/sample_ring.hpp"
 #include "dsp/synth.hpp"
+#include "monitor/calls/inband_analyzer.hpp"
 
 namespace tw::dsp {
 namespace {
@@ -149,6 +154,149 @@ TEST(Bank, VoiceStatisticCountsSpeechNotTones) {
   b.rx(noise.linear());
   EXPECT_LT(a.stats().voice_s(), 0.1);
   EXPECT_GT(b.stats().voice_s(), 1.9);
+}
+
+TEST(SampleRing, KeepsG711AsCodesAndOtherAudioExactly) {
+  for (Law law : {Law::ulaw, Law::alaw}) {
+    detail::SampleRing<256> ring(law);
+    std::vector<std::int16_t> in;
+    for (int c = 0; c < 256; ++c) in.push_back(g711_decode(law, static_cast<std::uint8_t>(c)));
+    ring.push(std::span(in).first(200));
+    ring.push(std::span(in).subspan(200));  // wraps around
+    EXPECT_TRUE(ring.coded());
+    std::vector<std::int16_t> out(256);
+    ring.copy(0, out);
+    EXPECT_EQ(out, in);
+    // A value no G.711 code decodes to: from then on 16 bits, and still exact, before and after.
+    const std::vector<std::int16_t> odd = {1, -3, 12345, in[7]};
+    ring.push(odd);
+    EXPECT_FALSE(ring.coded());
+    ring.copy(4, std::span(out).first(252));
+    EXPECT_TRUE(std::equal(in.begin() + 4, in.end(), out.begin()));
+    std::vector<std::int16_t> tail(4);
+    ring.copy(256, tail);
+    EXPECT_EQ(tail, odd);
+    EXPECT_EQ(ring.at(258), 12345);
+  }
+}
+
+TEST(Bank, SameEventsFromG711BytesAndTheirLinearValues) {
+  synth::Signal s;
+  std::mt19937 rng(3);
+  s.silence(200);
+  synth::key_dtmf(s, "159#", synth::DtmfKeying{}, rng);
+  s.silence(200).tone(2100, -12, 1500).silence(300).tone(1100, -12, 500).silence(3000);
+  for (Law law : {Law::ulaw, Law::alaw}) {
+    std::vector<std::uint8_t> coded;
+    std::vector<std::int16_t> decoded;
+    for (std::int16_t v : s.linear()) {
+      coded.push_back(g711_encode(law, v));
+      decoded.push_back(g711_decode(law, coded.back()));
+    }
+    BankConfig cfg;
+    cfg.law = law;
+    std::vector<Event> a, b;
+    ChannelDetectorBank from_bytes(cfg, [&](const Event& e) { a.push_back(e); });
+    ChannelDetectorBank from_linear(cfg, [&](const Event& e) { b.push_back(e); });
+    for (std::size_t i = 0; i < coded.size(); i += 160) {
+      const std::size_t n = std::min<std::size_t>(160, coded.size() - i);
+      from_bytes.rx_g711(std::span(coded).subspan(i, n));
+      from_linear.rx(std::span(decoded).subspan(i, n));
+    }
+    from_bytes.flush();
+    from_linear.flush();
+    EXPECT_GE(a.size(), 5U);
+    EXPECT_EQ(a, b);
+  }
+}
+
+TEST(Bank, CountsLiveBanks) {
+  const std::size_t before = ChannelDetectorBank::live_banks();
+  {
+    ChannelDetectorBank a(BankConfig{}, [](const Event&) {});
+    ChannelDetectorBank b(BankConfig{}, [](const Event&) {});
+    EXPECT_EQ(ChannelDetectorBank::live_banks(), before + 2);
+    ChannelDetectorBank c = std::move(b);
+    EXPECT_EQ(ChannelDetectorBank::live_banks(), before + 2);
+  }
+  EXPECT_EQ(ChannelDetectorBank::live_banks(), before);
+}
+
+// A stream silent for InbandAnalyzer::kReleaseAfter gives its bank back; when it resumes it
+// reports exactly what one bank restarted after the gap reports, the digit pending at the
+// gap included.
+TEST(InbandAnalyzer, GivesBanksBackWithoutChangingEvents) {
+  synth::Signal first, second, other;
+  std::mt19937 rng(4);
+  first.silence(300);
+  synth::key_dtmf(first, "12", synth::DtmfKeying{}, rng);
+  const std::array<double, 2> hz{941, 1336}, dbm0{-10, -10};
+  first.tones(hz, dbm0, 60);  // a "0" cut off mid-tone: pending until the stream restarts
+  second.silence(200);
+  synth::key_dtmf(second, "7", synth::DtmfKeying{}, rng);
+  second.silence(300);
+  other.silence(20);
+  const auto x1 = first.linear(), x2 = second.linear(), idle = other.linear();
+  const auto t0 = *hal::make_time(2027, 1, 5, 9, 0, 0, 0, 0);
+  const auto resume = t0 + std::chrono::seconds(30);
+
+  // What one bank reports: the first stretch, then the restart after the gap.
+  std::vector<Event> bank_events;
+  ChannelDetectorBank bank(BankConfig{}, [&](const Event& e) { bank_events.push_back(e); });
+  bank.rx(x1);
+  const std::size_t before_flush = bank_events.size();
+  bank.flush();
+  const std::size_t in_first = bank_events.size();
+  const double voice_first = bank.stats().voice_s();
+  bank.reset();
+  bank.rx(x2);
+  bank.flush();
+  ASSERT_GE(before_flush, 2U);
+  ASSERT_GT(in_first, before_flush) << "the cut-off digit comes out of the flush";
+  ASSERT_GT(bank_events.size(), in_first);
+  std::vector<calls::InbandEvent> want;
+  for (std::size_t i = 0; i < bank_events.size(); ++i)
+    want.push_back(calls::to_inband(bank_events[i], i < in_first ? t0 : resume, hal::Side::Pbx));
+
+  std::vector<calls::InbandEvent> got;
+  calls::InbandAnalyzer analyzer({}, [&](int span, int channel, const calls::InbandEvent& e) {
+    if (span == 1 && channel == 5) got.push_back(e);
+  });
+  hal::SpanInfo info;
+  auto feed = [&](int channel, hal::Timestamp t, std::span<const std::int16_t> x) {
+    for (std::size_t i = 0; i < x.size(); i += 160) {
+      hal::AudioChunk c;
+      c.span = 1;
+      c.channel = channel;
+      c.from = hal::Side::Pbx;
+      c.time = t + std::chrono::microseconds(static_cast<long long>(i) * 125);
+      c.samples = x.subspan(i, std::min<std::size_t>(160, x.size() - i));
+      analyzer.on_audio(info, c);
+    }
+  };
+  feed(5, t0, x1);
+  EXPECT_EQ(analyzer.banks_in_use(), 1U);
+  // Another channel keeps the clock going; channel 5 is silent for 25 s.
+  for (int s = 1; s <= 25; ++s) feed(6, t0 + std::chrono::seconds(s), idle);
+  EXPECT_EQ(analyzer.banks_in_use(), 1U) << "channel 5's bank given back, channel 6's in use";
+  EXPECT_EQ(analyzer.spare_banks(), 1U);
+  EXPECT_EQ(got.size(), before_flush) << "what the release flushed waits for the stream to resume";
+  EXPECT_NEAR(*analyzer.voice_seconds(1, 5, hal::Side::Pbx), voice_first, 1e-9);
+  feed(5, resume, x2);
+  analyzer.on_audio(info, [&] {  // the end of the stream: one more gap flushes the digit
+    hal::AudioChunk c;
+    c.span = 1;
+    c.channel = 5;
+    c.time = resume + std::chrono::seconds(5);
+    c.samples = std::span(idle).first(160);
+    return c;
+  }());
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].time, want[i].time) << i;
+    EXPECT_EQ(got[i].digit, want[i].digit) << i;
+    EXPECT_EQ(got[i].duration_ms, want[i].duration_ms) << i;
+  }
 }
 
 }  // namespace
