@@ -8,13 +8,13 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "monitor/app/monitor_chain.hpp"
 #include "monitor/app/notice_outputs.hpp"
+#include "monitor/app/output_stream.hpp"
 #include "monitor/daemon/control.hpp"
 #include "monitor/log.hpp"
 #include "monitor/store/json_store.hpp"
@@ -104,12 +104,12 @@ class Daemon final : public hal::SpanSink {
     }
     records_.add(db_);
     if (d.json_records) {
-      json_file_.open(d.records_dir + "/calls.jsonl", std::ios::out | std::ios::app);
-      if (!json_file_) {
-        TW_LOG(error) << "cannot open " << d.records_dir << "/calls.jsonl for writing";
+      const std::string path = d.records_dir + "/calls.jsonl";
+      if (auto err = json_out_.open(path, app::OutputStream::Mode::Append); !err.empty()) {
+        TW_LOG(error) << err;
         return 1;
       }
-      json_ = std::make_unique<store::JsonLinesStore>(json_file_);
+      json_ = std::make_unique<store::JsonLinesStore>(json_out_.stream());
       records_.add(*json_);
     }
     if (auto err = open_outputs(*config_); !err.empty()) {
@@ -154,7 +154,7 @@ class Daemon final : public hal::SpanSink {
                    stop_requested_ ? calls::EndReason::Shutdown : calls::EndReason::CaptureEnd);
     chain_->engine().wait_for_hooks(std::chrono::seconds(5));
     if (rules::MailQueue* mail = outputs_->mail()) mail->stop();  // the spool keeps the rest
-    if (json_file_.is_open()) json_file_.flush();
+    json_out_.flush_file();
     const auto calls = chain_->pipeline().call_totals();
     TW_LOG(info) << "trunkwatch stopped: " << calls.calls << " calls recorded, "
                  << chain_->engine().stats().notices << " notices";
@@ -365,7 +365,7 @@ class Daemon final : public hal::SpanSink {
   DaemonOptions options_;
   std::shared_ptr<const rules::Config> config_;
   store::SqliteStore db_;
-  std::ofstream json_file_;
+  app::OutputStream json_out_;
   std::unique_ptr<store::JsonLinesStore> json_;
   CallEventFanout records_;
   CurrentNotices notices_;
