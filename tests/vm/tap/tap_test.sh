@@ -95,34 +95,37 @@ calls() {
   "$tw" calls >"$out/calls-$1.txt" 2>&1
   return $rc
 }
-# Polls status until its JSON matches the pattern; status-NAME.json keeps the last answer.
-wait_status() {  # name pattern seconds
-  local deadline=$(($(now_ms) + $3 * 1000))
-  while :; do
-    if "$tw" status --json >"$out/status-$1.json" 2>/dev/null &&
-      grep -qE "$2" "$out/status-$1.json"; then
-      "$tw" status >"$out/status-$1.txt" 2>&1
-      step "status $1: matched /$2/"
-      return 0
-    fi
-    if [[ $(now_ms) -gt $deadline ]]; then
-      step "status $1: /$2/ not seen within $3 s"
-      return 1
-    fi
-    sleep 0.3
+# Runs the command every 0.2 s until it succeeds (0) or the seconds have passed (1).
+wait_for() {  # seconds command...
+  local deadline=$(($(now_ms) + $1 * 1000))
+  shift
+  until "$@"; do
+    [[ $(now_ms) -gt $deadline ]] && return 1
+    sleep 0.2
   done
 }
-# Waits until the service is active (Type=notify: READY=1 came) and answers on its socket.
+status_matches() {  # name pattern: status-NAME.json keeps the last answer
+  "$tw" status --json >"$out/status-$1.json" 2>/dev/null && grep -qE "$2" "$out/status-$1.json"
+}
+# Polls status until its JSON matches the pattern.
+wait_status() {  # name pattern seconds
+  if ! wait_for "$3" status_matches "$1" "$2"; then
+    step "status $1: /$2/ not seen within $3 s"
+    return 1
+  fi
+  "$tw" status >"$out/status-$1.txt" 2>&1
+  step "status $1: matched /$2/"
+}
+# Active (Type=notify: READY=1 came) and answering on its socket.
+service_ready() {
+  [[ $(systemctl is-active "$unit") == active ]] && "$tw" status --json >/dev/null 2>&1
+}
 wait_active() {  # name seconds
-  local deadline=$(($(now_ms) + $2 * 1000))
-  until [[ $(systemctl is-active "$unit") == active ]] && "$tw" status --json >/dev/null 2>&1; do
-    if [[ $(now_ms) -gt $deadline ]]; then
-      step "$1: the service is $(systemctl is-active "$unit") after $2 s"
-      systemctl status --no-pager "$unit" >"$out/unit-$1-status.txt" 2>&1
-      return 1
-    fi
-    sleep 0.3
-  done
+  if ! wait_for "$2" service_ready; then
+    step "$1: the service is $(systemctl is-active "$unit") after $2 s"
+    systemctl status --no-pager "$unit" >"$out/unit-$1-status.txt" 2>&1
+    return 1
+  fi
   step "$1: the service is active, main pid $(prop MainPID), answering on its socket"
 }
 # systemctl stop, then what systemd says of the run; the journal into NAME.log.
@@ -193,14 +196,10 @@ check "status at start: span $pbx_b, alarms ok" \
 feed_pid=$!
 # The timeline runs from the moment the feeder starts playing: loading the scenario and the
 # libpri stacks takes seconds under emulation on a busy host (more for a sanitizer build).
-deadline=$(($(now_ms) + 60000))
-until grep -q '^tw_dahdi_feed: playing' "$out/feed.log" 2>/dev/null; do
-  if ! kill -0 "$feed_pid" 2>/dev/null || [[ $(now_ms) -gt $deadline ]]; then
-    fail "the feeder starts playing"
-    break
-  fi
-  sleep 0.1
-done
+feeder_playing() { grep -q '^tw_dahdi_feed: playing' "$out/feed.log" 2>/dev/null; }
+feeder_started() { feeder_playing || ! kill -0 "$feed_pid" 2>/dev/null; }  # or failed
+wait_for 60 feeder_started
+feeder_playing || fail "the feeder starts playing"
 feed_t0=$(now_ms)
 step "feeder started, pid $feed_pid, playing"
 
@@ -352,10 +351,7 @@ cp /tmp/after.toml "$out/after.toml"
 check "the feeder plays the call after the alarms" test $? -eq 0
 # The rules engine holds an ended call back for through_dial.end_together_s (plus a second)
 # before it is stored, to see whether another leg ends with it.
-deadline=$(($(now_ms) + 30000))
-until grep -q '"called":"3055550100"' "$records/calls.jsonl" 2>/dev/null || [[ $(now_ms) -gt $deadline ]]; do
-  sleep 0.5
-done
+wait_for 30 grep -q '"called":"3055550100"' "$records/calls.jsonl"
 step "the call after the alarms is stored"
 status after
 journal daemon2 "$invocation2"
@@ -367,8 +363,8 @@ check "the call after the alarms is recorded" \
 # was stored before stays stored.
 systemctl kill -s KILL "$unit"
 step "systemctl kill -s KILL"
-deadline=$(($(now_ms) + 30000))
-until [[ $(prop NRestarts) -ge 1 || $(now_ms) -gt $deadline ]]; do sleep 0.5; done
+restarted_once() { [[ $(prop NRestarts) -ge 1 ]]; }
+wait_for 30 restarted_once
 wait_active restarted 20
 check "systemd restarts the killed daemon (NRestarts 1, active)" \
   test "$(prop NRestarts):$(systemctl is-active "$unit")" = "1:active"
