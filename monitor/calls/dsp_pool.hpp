@@ -62,7 +62,7 @@ class DspPool {
   };
   struct Worker {
     explicit Worker(const InbandOptions& options);
-    std::unique_ptr<Job[]> ring{new Job[kRingSlots]};
+    std::unique_ptr<Job[]> ring = std::make_unique_for_overwrite<Job[]>(kRingSlots);
     alignas(64) std::atomic<std::uint64_t> head{0};  // written by the loop thread
     alignas(64) std::atomic<std::uint64_t> tail{0};  // written by the worker
     // Sleeping and waking go through 32-bit "doorbells", which the kernel futex waits on
