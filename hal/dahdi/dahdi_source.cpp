@@ -56,6 +56,8 @@ std::uint32_t parse_alarm_text(const std::string& text) {
 
 // A B-channel carrying one constant byte this long is idle (see deliver_audio()).
 constexpr int kIdleMs = 1000;
+// A raw-bit D-channel's read block: 8 ms.
+constexpr int kRawBlockBytes = 64;
 
 // What an open() error of a DAHDI node means for the service, beyond strerror.
 std::string open_error(const std::string& path, int err) {
@@ -208,42 +210,98 @@ std::string DahdiSource::open_channel(Channel& c) {
   last_errno_ = 0;
   c.audio_clock = false;
   c.idle_ms = kIdleMs + 1;  // idle until it carries something
+  c.raw_hdlc.reset();
+  c.raw_errors_reported = 0;
+  c.raw_aborts_seen = 0;
   c.fd = ::open(c.path.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (c.fd < 0) {
     last_errno_ = errno;
     return open_error(c.path, errno);
   }
-  if (c.dchan) {
-    // Room for bursts: a D-channel frame per read, up to 16 queued.
-    dahdi_bufferinfo bi{};
-    bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
-    bi.rxbufpolicy = DAHDI_POLICY_IMMEDIATE;
-    bi.numbufs = 16;
-    bi.bufsize = static_cast<int>(frame_buf_.size());
-    if (::ioctl(c.fd, DAHDI_SET_BUFINFO, &bi) != 0) {
-      last_errno_ = errno;
-      return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
-    }
-  } else {
-    // The driver's default is 2 blocks (40 ms at 20 ms): a daemon busy for longer with 46
-    // channels of DSP would lose audio without a word. About 300 ms of blocks instead, and
-    // buffer events on, so that a loss still comes as DAHDI_EVENT_READ_OVERRUN (an Overrun).
-    dahdi_bufferinfo bi{};
-    bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
-    bi.rxbufpolicy = DAHDI_POLICY_IMMEDIATE;
-    bi.bufsize = 8 * options_.block_ms;
-    bi.numbufs = std::min(DAHDI_MAX_NUM_BUFS, (300 + options_.block_ms - 1) / options_.block_ms);
-    if (::ioctl(c.fd, DAHDI_SET_BUFINFO, &bi) != 0) {
-      last_errno_ = errno;
-      return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
-    }
-    int on = 1;
-    if (::ioctl(c.fd, DAHDI_BUFFER_EVENTS, &on) != 0) {
-      last_errno_ = errno;
-      return c.path + ": DAHDI_BUFFER_EVENTS: " + std::strerror(errno);
-    }
+  if (c.dchan) return open_dchannel(c);
+  // The driver's default is 2 blocks (40 ms at 20 ms): a daemon busy for longer with 46
+  // channels of DSP would lose audio without a word. About 300 ms of blocks instead.
+  return set_clear_buffers(c, 8 * options_.block_ms,
+                           (300 + options_.block_ms - 1) / options_.block_ms);
+}
+
+// A clear channel's read blocks, with buffer events on, so that a loss still comes as
+// DAHDI_EVENT_READ_OVERRUN (an Overrun).
+std::string DahdiSource::set_clear_buffers(Channel& c, int block_bytes, int blocks) {
+  dahdi_bufferinfo bi{};
+  bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
+  bi.rxbufpolicy = DAHDI_POLICY_IMMEDIATE;
+  bi.bufsize = block_bytes;
+  bi.numbufs = std::min(DAHDI_MAX_NUM_BUFS, blocks);
+  if (::ioctl(c.fd, DAHDI_SET_BUFINFO, &bi) != 0) {
+    last_errno_ = errno;
+    return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
+  }
+  int on = 1;
+  if (::ioctl(c.fd, DAHDI_BUFFER_EVENTS, &on) != 0) {
+    last_errno_ = errno;
+    return c.path + ": DAHDI_BUFFER_EVENTS: " + std::strerror(errno);
   }
   return "";
+}
+
+// The D-channel's mode is what system.conf gave it: the admin chose `dchan=` (the driver
+// deframes) or `bchan=` (raw bits, a tap port without HDLC); nothing to set twice.
+std::string DahdiSource::open_dchannel(Channel& c) {
+  dahdi_params params{};
+  params.channo = -1;  // this fd's channel
+  if (::ioctl(c.fd, DAHDI_GET_PARAMS, &params) != 0) {
+    last_errno_ = errno;
+    return c.path + ": DAHDI_GET_PARAMS: " + std::strerror(errno);
+  }
+  const bool hdlc = (params.sigtype & DAHDI_SIG_HDLCFCS) == DAHDI_SIG_HDLCFCS ||
+                    params.sigtype == DAHDI_SIG_HARDHDLC;
+  if (params.sigtype == 0) {  // not configured yet: dahdi_cfg is still to run
+    last_errno_ = ENXIO;
+    return c.path + ": not configured (dahdi_cfg)";
+  }
+  if (!hdlc && params.sigtype != DAHDI_SIG_CLEAR) {
+    last_errno_ = EINVAL;
+    char sig[16];
+    std::snprintf(sig, sizeof sig, "0x%x", static_cast<unsigned>(params.sigtype));
+    return c.path + ": the D-channel is configured with signalling " + sig +
+           " in /etc/dahdi/system.conf; a tapped D-channel needs dchan= or hardhdlc= (frames"
+           " deframed by the driver) or bchan= (raw bits, deframed by trunkwatch)";
+  }
+  if (!hdlc) {
+    // Raw bits in blocks of 8 ms (a frame's read time is late by at most that), 256 ms of
+    // them buffered.
+    const int logical_span = c.logical_span;
+    const Side from = c.from;
+    c.raw_hdlc = std::make_unique<SoftHdlcReceiver>(
+        [this, logical_span, from](std::span<const std::uint8_t> frame) {
+          on_raw_frame(logical_span, from, frame);
+        });
+    BOOST_LOG_TRIVIAL(info) << c.path << ": D-channel of card span " << c.card_span
+                            << " is a clear channel (bchan=): raw bits, deframed in software";
+    return set_clear_buffers(c, kRawBlockBytes, DAHDI_MAX_NUM_BUFS);
+  }
+  // Room for bursts: a D-channel frame per read, up to 16 queued.
+  dahdi_bufferinfo bi{};
+  bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
+  bi.rxbufpolicy = DAHDI_POLICY_IMMEDIATE;
+  bi.numbufs = 16;
+  bi.bufsize = static_cast<int>(frame_buf_.size());
+  if (::ioctl(c.fd, DAHDI_SET_BUFINFO, &bi) != 0) {
+    last_errno_ = errno;
+    return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
+  }
+  return "";
+}
+
+void DahdiSource::on_raw_frame(int logical_span, Side from, std::span<const std::uint8_t> frame) {
+  if (frame.size() < 2) {  // not even an address
+    ++counters_.short_frames;
+    return;
+  }
+  ++counters_.frames;
+  pending_.push_back(
+      PendingFrame{logical_span, from, raw_read_time_, {frame.begin(), frame.end()}});
 }
 
 void DahdiSource::close_channel(Channel& c) {
@@ -316,7 +374,11 @@ void DahdiSource::read_channel(Channel& c, SpanSink& sink, Timestamp now) {
       return;
     }
     if (n == 0) return;
-    if (c.dchan) {
+    if (c.raw_hdlc) {
+      raw_read_time_ = now;
+      c.raw_hdlc->put(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(n)));
+      report_raw_errors(c, sink, now);
+    } else if (c.dchan) {
       // The frame and its 2 FCS bytes, already checked by the driver.
       if (n < 4) {
         ++counters_.short_frames;
@@ -329,6 +391,21 @@ void DahdiSource::read_channel(Channel& c, SpanSink& sink, Timestamp now) {
       ++counters_.audio_blocks;
       deliver_audio(c, static_cast<std::size_t>(n), sink, now);
     }
+  }
+}
+
+// Bad frames on a raw-bit D-channel, as the driver's HDLC mode reports them: a BadFcs line
+// event each. Aborts are counted, not reported: SpanDSP also counts a line idling with ones
+// after a closing flag (mark idle) as one, and an abort is the sender's choice, not a line
+// error.
+void DahdiSource::report_raw_errors(Channel& c, SpanSink& sink, Timestamp now) {
+  const SoftHdlcReceiver::Counters k = c.raw_hdlc->counters();
+  counters_.raw_aborts += k.aborts - c.raw_aborts_seen;
+  c.raw_aborts_seen = k.aborts;
+  for (const std::uint64_t errors = k.bad_fcs + k.length_errors; c.raw_errors_reported < errors;
+       ++c.raw_errors_reported) {
+    ++counters_.raw_bad_frames;
+    sink.on_line_event(LineEvent{c.logical_span, now, LineEventType::BadFcs, c.from, 0});
   }
 }
 

@@ -3,10 +3,13 @@
 //
 // A passive PRI tap is two card spans, one per direction (the tap hears what the PBX
 // transmits on one and what the carrier transmits on the other); they form one logical span,
-// numbered after the PBX-side span, and the decoder sees one link. D-channels are read in
-// DAHDI's HDLC-FCS mode (`dchan=` in /etc/dahdi/system.conf: one frame per read, two FCS
-// bytes appended, bad frames dropped by the driver and announced as an event); B-channels
-// as clear channels (`bchan=`) in blocks of 8 or 20 ms, expanded from the span's G.711 law.
+// numbered after the PBX-side span, and the decoder sees one link. A D-channel is read the
+// way /etc/dahdi/system.conf sets it up (DAHDI_GET_PARAMS tells): `dchan=` or `hardhdlc=`
+// in DAHDI's HDLC-FCS mode (one frame per read, two FCS bytes appended, bad frames dropped by
+// the driver and announced as an event); `bchan=` as raw bits (a clear 64 kbit/s channel,
+// what a tap port without HDLC gives), deframed here by SoftHdlcReceiver, which counts bad
+// frames and aborts the same way. B-channels are clear channels (`bchan=`) read in blocks of
+// 8 or 20 ms, expanded from the span's G.711 law.
 //
 // The driver's ways: a read that fails with ELAST means an event is waiting
 // (DAHDI_GETEVENT); alarms come as events and are also polled with DAHDI_SPANSTAT once a
@@ -29,10 +32,12 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "hal/dahdi/soft_hdlc.hpp"
 #include "trunkwatch/hal/source.hpp"
 
 namespace tw::hal::dahdi {
@@ -68,9 +73,9 @@ struct TapPair {
 struct DahdiOptions {
   std::string dev_root = "/dev/dahdi";
   std::string sysfs_spans = "/sys/bus/dahdi_spans/devices";
-  std::vector<TapPair> taps;  // empty: the card's spans in pairs (1+2, 3+4, ...)
-  int block_ms = 20;          // 8 or 20
-  bool audio = true;          // read the B-channels
+  std::vector<TapPair> taps;            // empty: the card's spans in pairs (1+2, 3+4, ...)
+  int block_ms = 20;                    // 8 or 20
+  bool audio = true;                    // read the B-channels
   std::chrono::milliseconds tick{100};  // while no audio flows; with audio, every block
 };
 
@@ -81,8 +86,10 @@ struct DahdiCounters {
   std::uint64_t events = 0;
   std::uint64_t read_errors = 0;
   std::uint64_t reopens = 0;
-  std::uint64_t idle_blocks = 0;  // B-channel blocks of idle code not handed on
-  std::uint64_t reordered = 0;    // frames delivered ahead of one read before them
+  std::uint64_t idle_blocks = 0;     // B-channel blocks of idle code not handed on
+  std::uint64_t reordered = 0;       // frames delivered ahead of one read before them
+  std::uint64_t raw_bad_frames = 0;  // raw-bit D-channels: bad FCS, bad length
+  std::uint64_t raw_aborts = 0;      // raw-bit D-channels: aborts and mark idle
 };
 
 class DahdiSource final : public SpanSource {
@@ -109,6 +116,11 @@ class DahdiSource final : public SpanSource {
     Side from = Side::Pbx;
     bool dchan = false;
     bool alaw = false;
+    // A D-channel configured as a clear channel (`bchan=`): its bits go through this
+    // receiver (made at each open, so a span that comes back starts from a clean state).
+    std::unique_ptr<SoftHdlcReceiver> raw_hdlc;
+    std::uint64_t raw_errors_reported = 0;
+    std::uint64_t raw_aborts_seen = 0;
     std::string path;
     // B-channels: the stream's clock, and how long it has carried one constant byte.
     bool audio_clock = false;
@@ -130,6 +142,10 @@ class DahdiSource final : public SpanSource {
     bool gone = false;
   };
   std::string open_channel(Channel& c);
+  std::string open_dchannel(Channel& c);
+  std::string set_clear_buffers(Channel& c, int block_bytes, int blocks);
+  void on_raw_frame(int logical_span, Side from, std::span<const std::uint8_t> frame);
+  void report_raw_errors(Channel& c, SpanSink& sink, Timestamp now);
   void close_channel(Channel& c);
   void read_channel(Channel& c, SpanSink& sink, Timestamp now);
   void deliver_audio(Channel& c, std::size_t count, SpanSink& sink, Timestamp now);
@@ -156,6 +172,7 @@ class DahdiSource final : public SpanSource {
   std::vector<std::int16_t> pcm_;
   std::deque<PendingFrame> pending_;                        // in read order
   std::vector<std::pair<int, Timestamp>> last_frame_time_;  // per logical span
+  Timestamp raw_read_time_{};  // the read a raw D-channel's receiver is being fed from
 };
 
 }  // namespace tw::hal::dahdi

@@ -8,7 +8,8 @@
 // SpanDSP's receiver; tests/unit/test_soft_hdlc.cpp checks this against an encoder written
 // from the HDLC rules, not SpanDSP's.
 //
-// A step towards issue 5's raw-bit tap ports: the card source does not use it yet.
+// The card source (dahdi_source.cpp) feeds a D-channel through it when system.conf configures
+// that channel `bchan=`.
 #pragma once
 
 #include <cstdint>

@@ -168,5 +168,29 @@ TEST(SoftHdlc, LeastSignificantBitFirstBytesAreNotFrames) {
   EXPECT_EQ(r.rx.counters().frames, 0u);
 }
 
+TEST(SoftHdlc, IdleBetweenFramesIsNotAnError) {
+  // Between frames a line idles with flags (a PRI, and DAHDI's own HDLC) or with all ones
+  // (mark idle, after a closing flag): neither is a bad frame, which the card source reports
+  // as a line error. SpanDSP counts the ones as an abort: the card source counts aborts but
+  // does not report them as line errors for that reason.
+  LineEncoder line;
+  line.flags(3);
+  line.frame(kSabme);
+  line.flags(40);
+  line.frame(kSabme);
+  line.flags(1);
+  line.ones(400);
+  line.flags(2);
+  line.frame(kSabme);
+  line.flags(2);
+  Received r;
+  r.feed(line.bytes(), 64);
+  EXPECT_EQ(r.frames.size(), 3u);
+  const auto c = r.rx.counters();
+  EXPECT_EQ(c.bad_fcs, 0u);
+  EXPECT_EQ(c.length_errors, 0u);
+  EXPECT_EQ(c.aborts, 1u);  // the mark idle
+}
+
 }  // namespace
 }  // namespace tw::hal::dahdi

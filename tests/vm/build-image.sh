@@ -283,7 +283,8 @@ cat >"$root/usr/local/sbin/tw-vm-init" <<'GUEST_INIT'
 # (run-vm.sh --systemd: init=/lib/systemd/systemd systemd.unit=tw-vm.target).
 # Mounts the basics and the 9p share, runs /share/$TW_SETUP_SCRIPT if there is one (before
 # DAHDI loads, so that udev rules and units it installs see the spans appear), loads DAHDI,
-# creates TW_PAIRS back-to-back pairs of dahdi_dynamic_loc spans, runs /share/$TW_GUEST_SCRIPT,
+# creates TW_PAIRS back-to-back pairs of dahdi_dynamic_loc spans (the D-channel of the spans in
+# TW_RAW_DCHAN_SPANS configured bchan= instead of dchan=), runs /share/$TW_GUEST_SCRIPT,
 # writes its exit status to /share/.vm-status and powers off. Harness failures exit with
 # status 125.
 set -u
@@ -377,8 +378,13 @@ mkdir -p /etc/dahdi
   done
   for ((s = 1; s <= 2 * pairs; s++)); do
     base=$(((s - 1) * nchans))
-    echo "bchan=$(shift_range "$bchans" "$base")"
-    echo "dchan=$((base + dchan))"
+    if [[ ",${TW_RAW_DCHAN_SPANS:-}," == *",$s,"* ]]; then
+      echo "# span $s: the D-channel too as a clear channel (raw bits)"
+      echo "bchan=$((base + 1))-$((base + nchans))"
+    else
+      echo "bchan=$(shift_range "$bchans" "$base")"
+      echo "dchan=$((base + dchan))"
+    fi
   done
   echo "loadzone=us"
   echo "defaultzone=us"

@@ -4,7 +4,7 @@
 #   tests/vm/run-vm.sh --share HOSTDIR --guest-script PATH_IN_SHARE [--pairs N]
 #                      [--span-type t1|e1] [--timeout SECONDS] [--check-binary PATH_IN_SHARE]...
 #                      [--for-binary HOSTPATH]... [--image DIR] [--setup-script PATH_IN_SHARE]
-#                      [--systemd] [--quiet]
+#                      [--raw-dchan S[,S]...] [--systemd] [--quiet]
 #
 # HOSTDIR is shared with the guest as /share (9p). The guest init (baked into the image by
 # build-image.sh) loads DAHDI with N pairs of dahdi_dynamic_loc spans wired back to back
@@ -26,6 +26,8 @@
 #   --check-binary P    run ldd on /share/P in the guest first; "not found" is a harness error
 #   --for-binary H      passed to build-image.sh (install the packages H links against)
 #   --image DIR         use this image directory instead of build-image.sh's cached one
+#   --raw-dchan S,...   spans whose D-channel is configured `bchan=` (a clear channel: the
+#                       raw HDLC bits its peer's driver sends) instead of `dchan=`
 #   --setup-script P    run /share/P (bash, as root) after the share is mounted and before
 #                       DAHDI loads: install units, udev rules, configuration; failing is a
 #                       harness error
@@ -51,6 +53,7 @@ build_args=()
 image_dir=${TW_VM_IMAGE:-}
 quiet=0
 setup_script=""
+raw_dchan=""
 use_systemd=0
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2; exit "$1"; }
@@ -69,6 +72,7 @@ while [[ $# -gt 0 ]]; do
     --for-binary) build_args+=(--for-binary "$2"); shift 2 ;;
     --image) image_dir=$2; shift 2 ;;
     --setup-script) setup_script=$2; shift 2 ;;
+    --raw-dchan) raw_dchan=$2; shift 2 ;;
     --systemd) use_systemd=1; shift ;;
     --quiet) quiet=1; shift ;;
     -h|--help) usage 0 ;;
@@ -89,6 +93,7 @@ done
 [[ "$pairs" =~ ^[0-9]+$ && $pairs -ge 1 && $pairs -le 15 ]] || die "--pairs must be 1..15"
 [[ "$span_type" == t1 || "$span_type" == e1 ]] || die "--span-type must be t1 or e1"
 [[ "$timeout_s" =~ ^[0-9]+$ && $timeout_s -ge 10 ]] || die "--timeout must be a number >= 10"
+[[ -z "$raw_dchan" || "$raw_dchan" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "--raw-dchan takes span numbers: 2 or 2,4"
 
 qemu=$(command -v qemu-system-x86_64 || true)
 [[ -n "$qemu" ]] || skip "qemu-system-x86_64 not installed (scripts/setup.sh --vm)"
@@ -116,6 +121,7 @@ rm -f "$status_file" "$console"
   printf 'TW_GUEST_SCRIPT=%q\n' "$guest_script"
   printf 'TW_CHECK_BINARIES=%q\n' "${check_binaries[*]-}"
   printf 'TW_SETUP_SCRIPT=%q\n' "$setup_script"
+  printf 'TW_RAW_DCHAN_SPANS=%q\n' "$raw_dchan"
 } >"$share/.vm-config"
 
 extra=()

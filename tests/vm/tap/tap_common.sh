@@ -4,6 +4,9 @@
 # what the carrier transmits; the daemon taps spans 2 and 4, the feeder writes on 1 and 3.
 tap_pbx_span=2
 tap_carrier_span=4
+# test_vm_tap.cpp boots with --raw-dchan 4: span 4's D-channel is a clear channel (bchan=) that
+# the daemon deframes itself; span 2's is dchan= (the driver's HDLC mode).
+tap_raw_dchan_span=4
 
 # Writes the daemon's configuration: $1 file, $2 site name, $3 extra text (a bad key). Records,
 # control socket and log go where the service keeps them by default (/var/lib/trunkwatch,

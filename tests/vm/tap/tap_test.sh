@@ -240,6 +240,10 @@ check "the journal names the error as file:line:column" \
   grep -qE "$conf:[0-9]+:[0-9]+: " "$out/daemon1.log"
 check "the journal says the running configuration stays in force" \
   grep -q 'stays in force' "$out/daemon1.log"
+check "the daemon reads span $tap_raw_dchan_span's D-channel (bchan= in system.conf) as raw bits" \
+  grep -q "D-channel of card span $tap_raw_dchan_span is a clear channel" "$out/daemon1.log"
+check "span $pbx_b's D-channel (dchan=) is read in the driver's HDLC mode" \
+  test "$(grep -c 'is a clear channel' "$out/daemon1.log")" -eq 1
 install_config "vm tap, reloaded" ""
 
 at 72

@@ -131,7 +131,10 @@ VmRun run_vm() {
       shell_quote((src / "run-vm.sh").string()) + " --share " + shell_quote(r.share.string()) +
       // The image vm_smoke uses (its fixed library list covers what trunkwatch links):
       // one image build on a fresh machine, not two; --check-binary fails on a missing one.
-      " --guest-script tap/tap_test.sh --pairs 2 --systemd --setup-script tap/tap_setup.sh"
+      // The carrier side's D-channel (span 4, tap_common.sh) comes as raw bits, deframed by
+      // the daemon; the PBX side's (span 2) in the driver's HDLC mode.
+      " --guest-script tap/tap_test.sh --pairs 2 --raw-dchan 4 --systemd"
+      " --setup-script tap/tap_setup.sh"
       " --check-binary root/usr/local/bin/trunkwatch --check-binary tw_dahdi_feed --timeout " +
       std::string(timeout && *timeout ? timeout : "600") + " --quiet >" +
       shell_quote(log.string()) + " 2>&1 </dev/null";
