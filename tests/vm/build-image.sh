@@ -190,8 +190,16 @@ root="$work/rootfs"
 log="$work/build.log"
 mounted=()      # chroot API file systems
 root_tmpfs=0
+child=""        # the command run_logged waits for
 cleanup() {
-  local m i
+  local m i p
+  # A signal while apt or dkms runs in the chroot: stop them first, or the mounts stay busy.
+  # chroot execs its command, so the child itself is in the chroot; its children are found by
+  # their root directory.
+  [[ -n "$child" ]] && kill -TERM "$child" 2>/dev/null
+  for p in /proc/[0-9]*; do
+    [[ "$(readlink "$p/root" 2>/dev/null)" == "$root" ]] && kill -KILL "${p#/proc/}" 2>/dev/null
+  done
   for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
     m=${mounted[i]}
     umount -l "$m" 2>/dev/null || true
@@ -207,12 +215,18 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Runs a command into the log; in the background with `wait`, so that INT/TERM interrupt the
+# wait and the trap runs at once (bash defers a trap until a foreground child ends).
 run_logged() {
-  if ! "$@" >>"$log" 2>&1; then
+  "$@" >>"$log" 2>&1 &
+  child=$!
+  if ! wait "$child"; then
+    child=""
     echo "build-image: command failed: $*" >&2
     tail -n 40 "$log" >&2
     exit 1
   fi
+  child=""
 }
 
 # The root file system is built in RAM when there is room: dpkg's fsyncs and deleting the
