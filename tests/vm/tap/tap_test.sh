@@ -54,12 +54,22 @@ mkdir -p "$out"
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 t0=$(now_ms)
+# Builtins only (no tee): under emulation every program started costs a good part of a second.
 step() {  # what happened, stamped with seconds since the script started
-  local ms=$(($(now_ms) - t0))
-  printf '[%4d.%03d] %s\n' $((ms / 1000)) $((ms % 1000)) "$*" | tee -a "$out/steps.txt" >&2
+  local ms=$(($(now_ms) - t0)) line
+  printf -v line '[%4d.%03d] %s' $((ms / 1000)) $((ms % 1000)) "$*"
+  echo "$line" >>"$out/steps.txt"
+  echo "$line" >&2
 }
-pass() { echo "PASS $*" | tee -a "$out/checks.txt"; }
-fail() { echo "FAIL $*" | tee -a "$out/checks.txt"; failures=$((failures + 1)); }
+pass() {
+  echo "PASS $*" >>"$out/checks.txt"
+  echo "PASS $*"
+}
+fail() {
+  echo "FAIL $*" >>"$out/checks.txt"
+  echo "FAIL $*"
+  failures=$((failures + 1))
+}
 check() {  # description command...
   local what=$1
   shift
