@@ -7,6 +7,14 @@
 
 namespace tw {
 
+// A digit pending when a call's audio stops is reported by the first sweep after kFlushAfter
+// of silence (a chunk or a tick makes it); the tracker keeps the ended call open for it that
+// long and more (the last chunk can run 20 ms past the clearing message; chunks and ticks
+// come every 20-100 ms).
+static_assert(calls::TrackerOptions{}.inband_grace >= calls::InbandAnalyzer::kFlushAfter +
+                                                          calls::InbandAnalyzer::kSweepEvery +
+                                                          std::chrono::milliseconds(200));
+
 Pipeline::Pipeline(PipelineOptions options, calls::CallEventSink& out)
     : options_(std::move(options)),
       out_(out),
@@ -182,6 +190,12 @@ void Pipeline::on_audio(const hal::AudioChunk& chunk) {
 }
 
 void Pipeline::on_tick(hal::Timestamp now) {
+  // The detectors' clock moves with the audio; a tick moves it where none flows, so that a
+  // stream that stopped is flushed (its pending digit reported) while its call can take it.
+  if (pool_)
+    pool_->tick(now);
+  else
+    inband_.tick(now);
   sync_dsp();
   last_time_ = std::max(last_time_, now);
   for (auto& [id, s] : spans_) s->tracker.on_tick(now);

@@ -41,6 +41,7 @@ void CallTracker::emit(CallEventType type, Timestamp time, const CallRecord& rec
 
 void CallTracker::on_message(const q931::Message& m, hal::Side from, Timestamp time) {
   ++stats_.messages;
+  emit_final(time);
   if (m.protocol != q931::kPdQ931) return;  // maintenance (SERVICE) messages name no call
   if (m.call_ref_len == 0 || m.is_global_call_ref()) {
     if (m.type == q931::msg::kRestart) on_restart(m, time);
@@ -187,6 +188,7 @@ void CallTracker::classify(Call& call) {
   if (!audio_meter_ || !r.channel) return;
   const std::optional<double> voice_now = audio_meter_(*r.channel);
   if (!voice_now) return;  // no audio on the channel: nothing to judge by
+  call.had_audio = true;
   std::vector<dsp::Event> events;
   events.reserve(r.inband.size());
   for (const InbandEvent& e : r.inband) {
@@ -205,18 +207,27 @@ void CallTracker::classify(Call& call) {
 }
 
 void CallTracker::on_inband(int channel, const InbandEvent& e) {
-  // The call holding the channel; if two do (a glare loser not yet released), the newest.
+  // The call that held the channel when the signal was heard: open, or ended with its record
+  // not final yet (what the detectors flush when a call's audio stops comes after its end).
+  // If two did (a glare loser not yet released), the newest.
   Call* owner = nullptr;
-  for (auto& [key, call] : calls_) {
-    if (call.record.channel != channel || (call.record.end && *call.record.end < e.time)) continue;
-    if (!owner || call.record.start > owner->record.start) owner = &call;
-  }
+  auto consider = [&](Call& call) {
+    const CallRecord& r = call.record;
+    if (r.channel != channel || (r.end && *r.end < e.time)) return;
+    // Begun after the signal: not its call (a partial call began before we saw it).
+    if (!r.partial && r.start && e.time < *r.start) return;
+    if (!owner || r.start > owner->record.start) owner = &call;
+  };
+  for (auto& [key, call] : calls_) consider(call);
+  for (Ending& ended : ending_) consider(ended.call);
   if (!owner) {
     ++stats_.inband_without_call;
     return;
   }
   CallRecord& r = owner->record;
   r.inband.push_back(e);
+  if (e.kind != InbandEvent::Kind::Tone && (!owner->last_keyed || *owner->last_keyed < e.time))
+    owner->last_keyed = e.time;
   if (e.kind == InbandEvent::Kind::Dtmf) {
     (e.from == hal::Side::Carrier ? r.digits_in : r.digits_out) += e.digit;
     r.digits.clear();
@@ -231,8 +242,9 @@ void CallTracker::on_inband(int channel, const InbandEvent& e) {
 }
 
 void CallTracker::finish(std::map<Key, Call>::iterator it, Timestamp time, EndReason reason) {
-  classify(it->second);
-  CallRecord& r = it->second.record;
+  Call& call = it->second;
+  classify(call);
+  CallRecord& r = call.record;
   r.end_reason = reason;
   if (!r.end) r.end = time;
   if (r.answer && *r.end > *r.answer) {
@@ -240,11 +252,25 @@ void CallTracker::finish(std::map<Key, Call>::iterator it, Timestamp time, EndRe
   } else {
     r.duration_s = 0;
   }
-  ++stats_.calls;
-  if (r.partial) ++stats_.partial_calls;
-  emit(CallEventType::Ended, time, r);
   recently_closed_[it->first] = time;
+  // Digits keyed up to the end: the last one may still be in the detectors.
+  const bool keying =
+      call.had_audio && call.last_keyed && *r.end - *call.last_keyed <= options_.keying_window;
+  const Timestamp final_at = keying ? *r.end + options_.inband_grace : time;
+  ending_.push_back(Ending{std::move(call), time, final_at});
   calls_.erase(it);
+  emit_final(time);
+}
+
+// In end order: a record final early waits for those of calls that ended before it.
+void CallTracker::emit_final(Timestamp now) {
+  while (!ending_.empty() && ending_.front().final_at <= now) {
+    const Ending done = std::move(ending_.front());
+    ending_.pop_front();
+    ++stats_.calls;
+    if (done.call.record.partial) ++stats_.partial_calls;
+    emit(CallEventType::Ended, done.time, done.call.record);
+  }
 }
 
 void CallTracker::on_restart(const q931::Message& m, Timestamp time) {
@@ -277,12 +303,14 @@ void CallTracker::on_tick(Timestamp now) {
     }
     it = next;
   }
+  emit_final(now);
   std::erase_if(recently_closed_,
                 [&](const auto& kv) { return now - kv.second > options_.closed_memory; });
 }
 
 void CallTracker::close_all(Timestamp now, EndReason reason) {
   while (!calls_.empty()) finish(calls_.begin(), now, reason);
+  emit_final(Timestamp::max());
 }
 
 void CallTracker::for_each_active(const std::function<void(const CallRecord&)>& fn) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 
 namespace tw::calls {
 
@@ -27,13 +28,17 @@ void DspPool::Worker::run() {
     }
     const Job& job = ring[t % kRingSlots];
     current_seq = job.seq;
-    hal::AudioChunk chunk;
-    chunk.span = job.span_id;
-    chunk.channel = job.channel;
-    chunk.from = job.from;
-    chunk.time = job.time;
-    chunk.samples = std::span<const std::int16_t>(job.samples, job.count);
-    analyzer.on_audio(*job.span, chunk);
+    if (job.sweep) {
+      analyzer.sweep(job.time);
+    } else {
+      hal::AudioChunk chunk;
+      chunk.span = job.span_id;
+      chunk.channel = job.channel;
+      chunk.from = job.from;
+      chunk.time = job.time;
+      chunk.samples = std::span<const std::int16_t>(job.samples, job.count);
+      analyzer.process(*job.span, chunk);
+    }
     ++t;
     tail.store(t);
     if (waited_on.load()) {  // the loop thread waits for a slot or a sync
@@ -71,16 +76,49 @@ DspPool::~DspPool() {
     if (w->thread.joinable()) w->thread.join();
 }
 
+DspPool::Job& DspPool::claim(Worker& w) {
+  const std::uint64_t h = w.head.load(std::memory_order_relaxed);
+  // A full ring means the worker is behind by kRingSlots chunks: wait for a slot (the
+  // loop thread must not drop audio, and the worker only ever catches up).
+  wait_for_tail(w, [h](std::uint64_t t) { return h - t < kRingSlots; });
+  return w.ring[h % kRingSlots];
+}
+
+void DspPool::publish(Worker& w) {
+  const std::uint64_t h = w.head.load(std::memory_order_relaxed);
+  w.head.store(h + 1);  // seq_cst: ordered against the worker's `sleeping` announcement
+  if (w.sleeping.load()) {
+    w.head_bell.fetch_add(1);
+    w.head_bell.notify_all();
+  }
+}
+
+void DspPool::sweep_if_due(hal::Timestamp now) {
+  if (!sweeps_.due(now)) return;
+  // One sequence number for the whole sweep: sync() puts its detections in stream order,
+  // as the inline analyzer's one sweep over all streams reports them.
+  const std::uint64_t seq = next_seq_++;
+  for (auto& w : workers_) {
+    Job& job = claim(*w);
+    job.sweep = true;
+    job.time = now;
+    job.seq = seq;
+    publish(*w);
+  }
+}
+
+void DspPool::tick(hal::Timestamp now) {
+  sweep_if_due(now);
+}
+
 void DspPool::submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
+  sweep_if_due(chunk.time);
   Worker& w = worker_for(chunk.span);
   std::size_t done = 0;
   while (done < chunk.samples.size()) {
-    const std::uint64_t h = w.head.load(std::memory_order_relaxed);
-    // A full ring means the worker is behind by kRingSlots chunks: wait for a slot (the
-    // loop thread must not drop audio, and the worker only ever catches up).
-    wait_for_tail(w, [h](std::uint64_t t) { return h - t < kRingSlots; });
-    Job& job = w.ring[h % kRingSlots];
+    Job& job = claim(w);
     const std::size_t count = std::min(kSlotSamples, chunk.samples.size() - done);
+    job.sweep = false;
     job.span = &span;
     job.span_id = chunk.span;
     job.channel = chunk.channel;
@@ -90,11 +128,7 @@ void DspPool::submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
     job.count = count;
     std::memcpy(job.samples, chunk.samples.data() + done, count * sizeof(std::int16_t));
     done += count;
-    w.head.store(h + 1);  // seq_cst: ordered against the worker's `sleeping` announcement
-    if (w.sleeping.load()) {
-      w.head_bell.fetch_add(1);
-      w.head_bell.notify_all();
-    }
+    publish(w);
   }
 }
 
@@ -108,8 +142,11 @@ void DspPool::sync(const InbandAnalyzer::Report& report) {
     w->detections.clear();
   }
   if (merged_.empty()) return;
-  std::stable_sort(merged_.begin(), merged_.end(),
-                   [](const Detection& a, const Detection& b) { return a.seq < b.seq; });
+  // A chunk's detections are all of its own stream; a sweep's are ordered by stream.
+  std::stable_sort(merged_.begin(), merged_.end(), [](const Detection& a, const Detection& b) {
+    return std::tie(a.seq, a.span, a.channel, a.event.from) <
+           std::tie(b.seq, b.span, b.channel, b.event.from);
+  });
   for (const Detection& d : merged_) report(d.span, d.channel, d.event);
 }
 

@@ -12,6 +12,9 @@
 // loop calls sync(), which waits until the workers have processed every chunk submitted so
 // far and reports their detections in submission order. D-frames are a few per second, so
 // the workers run in parallel in between; the wait is bounded by the work already queued.
+// Sweeps (the flush of streams gone silent, banks given back) follow the inline analyzer's
+// clock too: the loop thread decides them on every span's chunks and queues one to every
+// worker, so a quiet worker flushes when the inline analyzer would.
 #pragma once
 
 #include <atomic>
@@ -33,6 +36,8 @@ class DspPool {
 
   // `span` must outlive the pool (the pipeline's span states do).
   void submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk);
+  // The source's clock without audio: queues a sweep to every worker when one is due.
+  void tick(hal::Timestamp now);
   // Waits for the workers to catch up, then reports every detection since the last sync,
   // in the order of the chunks that caused them.
   void sync(const InbandAnalyzer::Report& report);
@@ -45,6 +50,7 @@ class DspPool {
 
  private:
   struct Job {
+    bool sweep = false;  // InbandAnalyzer::sweep(time) rather than a chunk
     const hal::SpanInfo* span = nullptr;
     int span_id = 0;
     int channel = 0;
@@ -81,6 +87,10 @@ class DspPool {
   // Returns once done(tail) holds, sleeping on the worker's tail doorbell until then.
   template <class Done>
   static void wait_for_tail(Worker& w, Done done);
+  // The next free slot of w's ring (waiting for one if it is full), then handing it over.
+  static Job& claim(Worker& w);
+  static void publish(Worker& w);
+  void sweep_if_due(hal::Timestamp now);
   Worker& worker_for(int span) {
     return *workers_[static_cast<std::size_t>(span) % workers_.size()];
   }
@@ -90,6 +100,7 @@ class DspPool {
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::uint64_t next_seq_ = 0;
+  InbandAnalyzer::SweepClock sweeps_;
   std::vector<Detection> merged_;
 };
 

@@ -67,22 +67,22 @@ std::unique_ptr<InbandAnalyzer::Bank> InbandAnalyzer::take_bank(const hal::SpanI
 }
 
 void InbandAnalyzer::deliver(Stream& s, const dsp::Event& e) {
-  InbandEvent event = to_inband(e, s.origin, s.side);
-  if (s.holding)
-    s.held.push_back(std::move(event));
-  else
-    report_(s.span, s.channel, event);
+  report_(s.span, s.channel, to_inband(e, s.origin, s.side));
 }
 
-// What a restart after the gap would do, done now: flush (its events held), count the voice,
-// reset; the bank then waits for another stream.
-void InbandAnalyzer::release(Stream& s) {
+// The stream's audio stopped (a gap, or silence past kFlushAfter): report what the bank still
+// holds, count its voice, reset it for the next stretch.
+void InbandAnalyzer::end_stretch(Stream& s) {
   dsp::ChannelDetectorBank& d = *s.bank->detectors;
-  s.holding = true;
   d.flush();
-  s.holding = false;
   s.voice_before_reset += d.stats().voice_s();
   d.reset();
+  s.flushed = true;
+}
+
+// Flushed already (kFlushAfter < kReleaseAfter): the bank waits, reset, for another stream.
+void InbandAnalyzer::release(Stream& s) {
+  if (!s.flushed) end_stretch(s);
   s.bank->stream = nullptr;
   --in_use_;
   if (spares_.size() < kMaxSpares) spares_.push_back(std::move(s.bank));
@@ -90,35 +90,34 @@ void InbandAnalyzer::release(Stream& s) {
 }
 
 void InbandAnalyzer::sweep(hal::Timestamp now) {
-  for (auto& [key, s] : streams_)
-    if (s.bank && now - s.next > kReleaseAfter) release(s);
+  for (auto& [key, s] : streams_) {
+    if (!s.bank) continue;
+    const auto silent = now - s.next;
+    if (!s.flushed && silent > kFlushAfter) end_stretch(s);
+    if (silent > kReleaseAfter) release(s);
+  }
 }
 
 void InbandAnalyzer::on_audio(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
-  // Once a second of source time (and at once if the clock stepped back).
-  if (chunk.time >= next_sweep_ || next_sweep_ - chunk.time > std::chrono::seconds(2)) {
-    sweep(chunk.time);
-    next_sweep_ = chunk.time + std::chrono::seconds(1);
-  }
+  if (sweeps_.due(chunk.time)) sweep(chunk.time);
+  process(span, chunk);
+}
+
+void InbandAnalyzer::process(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
   Stream& s = stream(chunk);
-  if (!s.bank) {
-    // A stream starting, or resuming after its bank was given back: first what the restart
-    // would have flushed, then a bank as good as new.
-    for (const InbandEvent& e : s.held) report_(s.span, s.channel, e);
-    s.held.clear();
+  if (!s.bank) {  // a stream starting, or resuming after its bank was given back
     s.bank = take_bank(span);
     s.bank->stream = &s;
     s.origin = s.next = chunk.time;
+    s.flushed = false;
   }
-  dsp::ChannelDetectorBank& d = *s.bank->detectors;
   const auto gap = chunk.time - s.next;
-  if (gap > kMaxJitter || gap < -kMaxJitter) {
-    d.flush();
-    s.voice_before_reset += d.stats().voice_s();
-    d.reset();
+  if (s.flushed || gap > kMaxJitter || gap < -kMaxJitter) {
+    if (!s.flushed) end_stretch(s);
     s.origin = chunk.time;
+    s.flushed = false;
   }
-  d.rx(chunk.samples);
+  s.bank->detectors->rx(chunk.samples);
   s.next = chunk.time + kSample * static_cast<long long>(chunk.samples.size());
 }
 

@@ -330,6 +330,151 @@ TEST(AudioE2E, LiveAndReplayedCaptureMatchTruth) {
   }
 }
 
+// ---- a digit still pending when its call's audio stops ---------------------------------
+
+// Call A keys "4711" and is cleared 1.37 s after the answer, while the last "1" is still
+// sounding (cut off by the DISCONNECT): the detector has no end for it, so only the flush of
+// its bank reports it. Call B takes the same channel a few seconds later. With `busy`, a third
+// call on another channel carries audio all along (a trunk with other calls up).
+std::string pending_digit_site(bool busy) {
+  std::string toml = R"(
+[scenario]
+name = "pending-digit"
+seed = 3
+[audio]
+enabled = true
+[[span]]
+id = 1
+type = "t1"
+[[call]]
+at = 0
+span = 1
+channel = 5
+direction = "inbound"
+calling = "3125550199"
+called = "2125550150"
+answer_after = 1
+talk = 1.37
+audio = "silence"
+dtmf_in = "4711"
+[[call]]
+at = 6
+span = 1
+channel = 5
+calling = "2125550101"
+called = "2125550777"
+answer_after = 2
+talk = 3
+audio = "silence"
+)";
+  if (busy)
+    toml += R"(
+[[call]]
+at = 0
+span = 1
+channel = 10
+calling = "2125550102"
+called = "2125550888"
+answer_after = 1
+talk = 15
+audio = "silence"
+)";
+  return toml;
+}
+
+// Every source event to several pipelines, in order.
+struct Tee final : hal::SpanSink {
+  std::vector<hal::SpanSink*> sinks;
+  void on_frame(const hal::DFrame& f) override {
+    for (auto* s : sinks) s->on_frame(f);
+  }
+  void on_audio(const hal::AudioChunk& a) override {
+    for (auto* s : sinks) s->on_audio(a);
+  }
+  void on_line_event(const hal::LineEvent& e) override {
+    for (auto* s : sinks) s->on_line_event(e);
+  }
+  void on_tick(hal::Timestamp t) override {
+    for (auto* s : sinks) s->on_tick(t);
+  }
+};
+
+const calls::CallRecord& record_to(const std::vector<calls::CallRecord>& rs,
+                                   const std::string& called) {
+  const auto it =
+      std::find_if(rs.begin(), rs.end(), [&](const auto& r) { return r.called == called; });
+  EXPECT_NE(it, rs.end()) << called;
+  return it == rs.end() ? rs.front() : *it;
+}
+
+// The digit was heard on A, so it belongs on A's record (inline banks, banks on worker
+// threads, and the replayed capture alike), never on B's.
+TEST(AudioE2E, DigitPendingWhenTheAudioStopsStaysWithItsCall) {
+  const fs::path pcap = temp_dir() / "pending.pcap";
+  sim::Simulator simulator(scenario(pending_digit_site(true)),
+                           sim::SimOptions{.speed = 0, .pcap_path = pcap.string()});
+  PipelineOptions po;
+  po.spans = simulator.spans();
+  po.span_defaults = po.spans.front();
+  test::EndedCalls inline_calls, pooled_calls;
+  Pipeline inline_pipeline(po, inline_calls);
+  po.dsp_threads = 2;
+  Pipeline pooled(po, pooled_calls);
+  Tee tee;
+  tee.sinks = {&inline_pipeline, &pooled};
+  ASSERT_FALSE(simulator.run(tee));
+  // The simulator's truth counts only digits with 200 ms of audio after them: neither "1"
+  // has that (the second is cut off), the detector reports both.
+  const auto truth_a = std::find_if(simulator.truth().begin(), simulator.truth().end(),
+                                    [](const auto& t) { return t.called == "2125550150"; });
+  ASSERT_NE(truth_a, simulator.truth().end());
+  EXPECT_EQ(truth_a->digits_in, "47");
+
+  hal::ReplaySource replay(
+      hal::ReplayOptions{.path = pcap.string(), .realtime = false, .pbx_role = {}});
+  ASSERT_EQ(replay.open(), "");
+  const auto replayed = decode(replay, simulator.spans());
+
+  const std::pair<const char*, const std::vector<calls::CallRecord>*> runs[] = {
+      {"inline", &inline_calls.ended}, {"pool", &pooled_calls.ended}, {"replayed", &replayed}};
+  for (const auto& [name, calls] : runs) {
+    SCOPED_TRACE(name);
+    ASSERT_EQ(calls->size(), 3u);
+    const calls::CallRecord& a = record_to(*calls, "2125550150");
+    const calls::CallRecord& b = record_to(*calls, "2125550777");
+    EXPECT_EQ(a.digits, "in:4711");
+    EXPECT_EQ(dtmf_of(a), "4711");
+    for (const auto& e : a.inband) EXPECT_LE(e.time, *a.end) << join_inband(a);
+    EXPECT_EQ(b.digits, "");
+    EXPECT_EQ(dtmf_of(b), "") << join_inband(b);
+  }
+}
+
+// No other audio on the trunk: only the source's ticks move the detectors' clock past the end
+// of A's audio. The flush they make still reports the digit while A can take it (inline banks
+// and banks on worker threads alike); it never goes to B.
+TEST(AudioE2E, DigitPendingOnAQuietTrunkStaysWithItsCall) {
+  sim::Simulator simulator(scenario(pending_digit_site(false)));
+  PipelineOptions po;
+  po.spans = simulator.spans();
+  po.span_defaults = po.spans.front();
+  test::EndedCalls inline_calls, pooled_calls;
+  Pipeline inline_pipeline(po, inline_calls);
+  po.dsp_threads = 2;
+  Pipeline pooled(po, pooled_calls);
+  Tee tee;
+  tee.sinks = {&inline_pipeline, &pooled};
+  ASSERT_FALSE(simulator.run(tee));
+  for (const auto* calls : {&inline_calls.ended, &pooled_calls.ended}) {
+    ASSERT_EQ(calls->size(), 2u);
+    const calls::CallRecord& a = record_to(*calls, "2125550150");
+    const calls::CallRecord& b = record_to(*calls, "2125550777");
+    EXPECT_EQ(a.digits, "in:4711");
+    EXPECT_EQ(b.digits, "");
+    EXPECT_EQ(dtmf_of(b), "") << join_inband(b);
+  }
+}
+
 // ---- what the simulator hands over ---------------------------------------------------
 
 struct Item {

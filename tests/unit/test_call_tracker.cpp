@@ -333,6 +333,67 @@ TEST_F(TrackerTest, CallTypeComesFromWhatWasHeardWhenTheChannelHasAudio) {
   EXPECT_EQ(rec.ended[3].call_type, "voice");
 }
 
+// The detectors report a digit still pending when a call's audio stopped once the stream has
+// been silent a while: after the call ended, maybe after the next call on the channel began.
+// It joins the call it was heard on, whose record waits inband_grace for it when digits were
+// keyed until shortly before its end.
+TEST_F(TrackerTest, LateDetectionJoinsTheEndedCallItWasHeardOn) {
+  tracker.set_audio_meter([](int channel) -> std::optional<double> {
+    if (channel == 5) return 0.0;  // a silent line
+    return std::nullopt;
+  });
+  tracker.on_message(setup(0x71, "4420794600", "2125550100", 5), Side::Carrier, t0);
+  tracker.on_message(make(msg::kConnect, 0x71, true), Side::Pbx, t0 + 1s);
+  tracker.on_message(setup(0x73, "2125550101", "3125550001", 8), Side::Pbx, t0 + 1s);
+  tracker.on_inband(5, dtmf(t0 + 2500ms, Side::Carrier, '4'));
+  tracker.on_inband(5, dtmf(t0 + 2700ms, Side::Carrier, '7'));
+  tracker.on_message(with_cause(make(msg::kDisconnect, 0x71, false), 16), Side::Carrier, t0 + 3s);
+  tracker.on_message(make(msg::kRelease, 0x71, true), Side::Pbx, t0 + 3020ms);
+  tracker.on_message(make(msg::kReleaseComplete, 0x71, false), Side::Carrier, t0 + 3040ms);
+  EXPECT_EQ(tracker.active_calls(), 1u);
+  EXPECT_TRUE(rec.ended.empty()) << "final inband_grace after its end";
+  // No audio on channel 8: final at once, but records come out in the order calls ended.
+  tracker.on_message(make(msg::kReleaseComplete, 0x73, true), Side::Carrier, t0 + 3300ms);
+  EXPECT_TRUE(rec.ended.empty());
+  tracker.on_message(setup(0x72, "2125550100", "3125550000", 5), Side::Pbx, t0 + 3500ms);
+  tracker.on_inband(5, dtmf(t0 + 2900ms, Side::Carrier, '1'));  // heard on the first call
+  tracker.on_inband(5, dtmf(t0 + 3200ms, Side::Carrier, '2'));  // between the two calls
+  tracker.on_tick(t0 + 4s);
+  EXPECT_TRUE(rec.ended.empty());
+  tracker.on_tick(t0 + 5s);
+  ASSERT_EQ(rec.ended.size(), 2u);
+  EXPECT_EQ(rec.ended[0].call_ref, 0x71);
+  EXPECT_EQ(rec.ended[0].digits, "in:471");
+  EXPECT_EQ(rec.ended[1].call_ref, 0x73);
+  tracker.on_inband(5, dtmf(t0 + 2950ms, Side::Carrier, '3'));  // too late: final already
+  tracker.on_message(make(msg::kReleaseComplete, 0x72, true), Side::Carrier, t0 + 9s);
+  tracker.close_all(t0 + 10s, EndReason::CaptureEnd);
+  ASSERT_EQ(rec.ended.size(), 3u);
+  EXPECT_EQ(rec.ended[2].call_ref, 0x72);
+  EXPECT_EQ(rec.ended[2].digits, "");
+  EXPECT_EQ(tracker.stats().inband_without_call, 2u);
+  EXPECT_EQ(tracker.stats().calls, 3u);
+}
+
+// Nothing keyed near the end: nothing can be pending, the record is final at once. A digit
+// reported late all the same goes to no call rather than to the next one on the channel.
+TEST_F(TrackerTest, RecordIsFinalAtOnceWithoutKeyingNearTheEnd) {
+  tracker.set_audio_meter([](int) -> std::optional<double> { return 0.0; });
+  tracker.on_message(setup(0x74, "4420794600", "2125550100", 5), Side::Carrier, t0);
+  tracker.on_message(make(msg::kConnect, 0x74, true), Side::Pbx, t0 + 1s);
+  tracker.on_inband(5, dtmf(t0 + 2s, Side::Carrier, '9'));
+  tracker.on_message(make(msg::kReleaseComplete, 0x74, false), Side::Carrier, t0 + 8s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].digits, "in:9");
+  EXPECT_EQ(rec.ended[0].call_type, "voice");  // keyed digits mean a person
+  tracker.on_message(setup(0x75, "2125550100", "3125550000", 5), Side::Pbx, t0 + 8500ms);
+  tracker.on_inband(5, dtmf(t0 + 7900ms, Side::Carrier, '1'));
+  tracker.close_all(t0 + 20s, EndReason::CaptureEnd);
+  ASSERT_EQ(rec.ended.size(), 2u);
+  EXPECT_EQ(rec.ended[1].digits, "");
+  EXPECT_EQ(tracker.stats().inband_without_call, 1u);
+}
+
 TEST(CallRecordTime, FormatsAndParsesRfc3339Milliseconds) {
   const Timestamp t = t0 + 14min + 3s + 125678us;
   EXPECT_EQ(format_time(t), "2027-01-05T09:14:03.125Z");

@@ -222,16 +222,17 @@ TEST(Bank, CountsLiveBanks) {
   EXPECT_EQ(ChannelDetectorBank::live_banks(), before);
 }
 
-// A stream silent for InbandAnalyzer::kReleaseAfter gives its bank back; when it resumes it
-// reports exactly what one bank restarted after the gap reports, the digit pending at the
-// gap included.
-TEST(InbandAnalyzer, GivesBanksBackWithoutChangingEvents) {
+// A stream silent for InbandAnalyzer::kFlushAfter is flushed: the digit pending when its audio
+// stopped is reported then, with its own time, not when the channel's next stream starts.
+// After kReleaseAfter it gives its bank back; in all it reports exactly what one bank
+// restarted after the gap reports.
+TEST(InbandAnalyzer, FlushesSilentStreamsAndGivesBanksBackWithoutChangingEvents) {
   synth::Signal first, second, other;
   std::mt19937 rng(4);
   first.silence(300);
   synth::key_dtmf(first, "12", synth::DtmfKeying{}, rng);
   const std::array<double, 2> hz{941, 1336}, dbm0{-10, -10};
-  first.tones(hz, dbm0, 60);  // a "0" cut off mid-tone: pending until the stream restarts
+  first.tones(hz, dbm0, 60);  // a "0" cut off mid-tone: pending until the bank is flushed
   second.silence(200);
   synth::key_dtmf(second, "7", synth::DtmfKeying{}, rng);
   second.silence(300);
@@ -276,11 +277,23 @@ TEST(InbandAnalyzer, GivesBanksBackWithoutChangingEvents) {
   };
   feed(5, t0, x1);
   EXPECT_EQ(analyzer.banks_in_use(), 1U);
-  // Another channel keeps the clock going; channel 5 is silent for 25 s.
-  for (int s = 1; s <= 25; ++s) feed(6, t0 + std::chrono::seconds(s), idle);
+  EXPECT_EQ(got.size(), before_flush);
+  // Another channel keeps the clock going, in 20 ms chunks; channel 5 is silent for 25 s.
+  const hal::Timestamp end1 =
+      t0 + std::chrono::microseconds(static_cast<long long>(x1.size()) * 125);
+  auto other_until = [&, t = end1](hal::Timestamp until) mutable {
+    for (; t < until; t += std::chrono::milliseconds(20)) feed(6, t, std::span(idle).first(160));
+  };
+  other_until(end1 + calls::InbandAnalyzer::kFlushAfter);
+  EXPECT_EQ(got.size(), before_flush) << "not silent long enough yet";
+  other_until(end1 + calls::InbandAnalyzer::kFlushAfter + calls::InbandAnalyzer::kSweepEvery +
+              std::chrono::milliseconds(40));
+  EXPECT_EQ(got.size(), in_first) << "the cut-off digit, reported by the flush";
+  EXPECT_EQ(analyzer.banks_in_use(), 2U);
+  other_until(t0 + std::chrono::seconds(25));
   EXPECT_EQ(analyzer.banks_in_use(), 1U) << "channel 5's bank given back, channel 6's in use";
   EXPECT_EQ(analyzer.spare_banks(), 1U);
-  EXPECT_EQ(got.size(), before_flush) << "what the release flushed waits for the stream to resume";
+  EXPECT_EQ(got.size(), in_first);
   EXPECT_NEAR(*analyzer.voice_seconds(1, 5, hal::Side::Pbx), voice_first, 1e-9);
   feed(5, resume, x2);
   analyzer.on_audio(info, [&] {  // the end of the stream: one more gap flushes the digit
