@@ -382,23 +382,6 @@ audio = "silence"
   return toml;
 }
 
-// Every source event to several pipelines, in order.
-struct Tee final : hal::SpanSink {
-  std::vector<hal::SpanSink*> sinks;
-  void on_frame(const hal::DFrame& f) override {
-    for (auto* s : sinks) s->on_frame(f);
-  }
-  void on_audio(const hal::AudioChunk& a) override {
-    for (auto* s : sinks) s->on_audio(a);
-  }
-  void on_line_event(const hal::LineEvent& e) override {
-    for (auto* s : sinks) s->on_line_event(e);
-  }
-  void on_tick(hal::Timestamp t) override {
-    for (auto* s : sinks) s->on_tick(t);
-  }
-};
-
 const calls::CallRecord& record_to(const std::vector<calls::CallRecord>& rs,
                                    const std::string& called) {
   const auto it =
@@ -413,16 +396,7 @@ TEST(AudioE2E, DigitPendingWhenTheAudioStopsStaysWithItsCall) {
   const fs::path pcap = temp_dir() / "pending.pcap";
   sim::Simulator simulator(scenario(pending_digit_site(true)),
                            sim::SimOptions{.speed = 0, .pcap_path = pcap.string()});
-  PipelineOptions po;
-  po.spans = simulator.spans();
-  po.span_defaults = po.spans.front();
-  test::EndedCalls inline_calls, pooled_calls;
-  Pipeline inline_pipeline(po, inline_calls);
-  po.dsp_threads = 2;
-  Pipeline pooled(po, pooled_calls);
-  Tee tee;
-  tee.sinks = {&inline_pipeline, &pooled};
-  ASSERT_FALSE(simulator.run(tee));
+  const auto inline_and_pooled = test::run_with_dsp_threads(simulator, {0, 2});
   // The simulator's truth counts only digits with 200 ms of audio after them: neither "1"
   // has that (the second is cut off), the detector reports both.
   const auto truth_a = std::find_if(simulator.truth().begin(), simulator.truth().end(),
@@ -436,7 +410,7 @@ TEST(AudioE2E, DigitPendingWhenTheAudioStopsStaysWithItsCall) {
   const auto replayed = decode(replay, simulator.spans());
 
   const std::pair<const char*, const std::vector<calls::CallRecord>*> runs[] = {
-      {"inline", &inline_calls.ended}, {"pool", &pooled_calls.ended}, {"replayed", &replayed}};
+      {"inline", &inline_and_pooled[0]}, {"pool", &inline_and_pooled[1]}, {"replayed", &replayed}};
   for (const auto& [name, calls] : runs) {
     SCOPED_TRACE(name);
     ASSERT_EQ(calls->size(), 3u);
@@ -455,20 +429,10 @@ TEST(AudioE2E, DigitPendingWhenTheAudioStopsStaysWithItsCall) {
 // and banks on worker threads alike); it never goes to B.
 TEST(AudioE2E, DigitPendingOnAQuietTrunkStaysWithItsCall) {
   sim::Simulator simulator(scenario(pending_digit_site(false)));
-  PipelineOptions po;
-  po.spans = simulator.spans();
-  po.span_defaults = po.spans.front();
-  test::EndedCalls inline_calls, pooled_calls;
-  Pipeline inline_pipeline(po, inline_calls);
-  po.dsp_threads = 2;
-  Pipeline pooled(po, pooled_calls);
-  Tee tee;
-  tee.sinks = {&inline_pipeline, &pooled};
-  ASSERT_FALSE(simulator.run(tee));
-  for (const auto* calls : {&inline_calls.ended, &pooled_calls.ended}) {
-    ASSERT_EQ(calls->size(), 2u);
-    const calls::CallRecord& a = record_to(*calls, "2125550150");
-    const calls::CallRecord& b = record_to(*calls, "2125550777");
+  for (const auto& calls : test::run_with_dsp_threads(simulator, {0, 2})) {
+    ASSERT_EQ(calls.size(), 2u);
+    const calls::CallRecord& a = record_to(calls, "2125550150");
+    const calls::CallRecord& b = record_to(calls, "2125550777");
     EXPECT_EQ(a.digits, "in:4711");
     EXPECT_EQ(b.digits, "");
     EXPECT_EQ(dtmf_of(b), "") << join_inband(b);

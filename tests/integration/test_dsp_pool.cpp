@@ -12,23 +12,6 @@
 namespace tw {
 namespace {
 
-// Every source event to several pipelines, in order.
-struct Tee final : hal::SpanSink {
-  std::vector<hal::SpanSink*> sinks;
-  void on_frame(const hal::DFrame& f) override {
-    for (auto* s : sinks) s->on_frame(f);
-  }
-  void on_audio(const hal::AudioChunk& a) override {
-    for (auto* s : sinks) s->on_audio(a);
-  }
-  void on_line_event(const hal::LineEvent& e) override {
-    for (auto* s : sinks) s->on_line_event(e);
-  }
-  void on_tick(hal::Timestamp t) override {
-    for (auto* s : sinks) s->on_tick(t);
-  }
-};
-
 std::vector<std::string> lines(const test::EndedCalls& calls) {
   std::vector<std::string> out;
   for (const auto& r : calls.ended) out.push_back(store::to_json_line(store::to_json(r)));
@@ -75,7 +58,7 @@ disa_share = 0.2
   Pipeline one(po, one_calls);
   po.dsp_threads = 3;
   Pipeline three(po, three_calls);
-  Tee tee;
+  test::Tee tee;
   tee.sinks = {&inline_pipeline, &one, &three};
   ASSERT_FALSE(simulator.run(tee));
 
