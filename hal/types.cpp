@@ -66,6 +66,8 @@ std::string_view to_string(LineEventType t) {
       return "dchan_down";
     case LineEventType::SourceEnd:
       return "source_end";
+    case LineEventType::LineErrors:
+      return "line_errors";
   }
   return "unknown";
 }

@@ -175,6 +175,9 @@ void Pipeline::on_line_event(const hal::LineEvent& event) {
     case hal::LineEventType::DChanDown:
       s.stats.dchan_up = false;
       break;
+    case hal::LineEventType::LineErrors:
+      s.stats.line_errors += event.errors;
+      break;
     case hal::LineEventType::SourceEnd:
       break;
   }

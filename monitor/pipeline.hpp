@@ -28,6 +28,7 @@ struct SpanStats {
   std::uint64_t malformed = 0;        // frames or messages that could not be decoded
   std::uint64_t bad_fcs = 0;
   std::uint64_t overruns = 0;
+  hal::LineErrors line_errors;  // the card's counters, both receivers of a tap pair
   std::uint64_t audio_chunks = 0;
   std::uint64_t inband_events = 0;
   std::uint32_t alarms = 0;

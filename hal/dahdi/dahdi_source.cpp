@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 namespace tw::hal::dahdi {
 
@@ -112,6 +113,44 @@ std::optional<SpanType> span_type_of(const SpanFacts& f) {
   return std::nullopt;
 }
 
+std::string line_config_text(int lineconfig) {
+  std::string out;
+  auto add = [&](bool on, const char* name) {
+    if (on) out += (out.empty() ? "" : "/") + std::string(name);
+  };
+  add(lineconfig & DAHDI_CONFIG_ESF, "esf");
+  add(lineconfig & DAHDI_CONFIG_D4, "d4");
+  add(lineconfig & DAHDI_CONFIG_CCS, "ccs");
+  add(lineconfig & DAHDI_CONFIG_B8ZS, "b8zs");
+  add(lineconfig & DAHDI_CONFIG_HDB3, "hdb3");
+  add(lineconfig & DAHDI_CONFIG_AMI, "ami");
+  add(lineconfig & DAHDI_CONFIG_CRC4, "crc4");
+  return out;
+}
+
+LineErrors counter_increase(const LineErrors& before, const LineErrors& now) {
+  auto up = [](std::uint64_t b, std::uint64_t n) { return n >= b ? n - b : n; };
+  return LineErrors{up(before.bpv, now.bpv), up(before.crc, now.crc), up(before.ebit, now.ebit),
+                    up(before.fas, now.fas)};
+}
+
+namespace {
+
+std::optional<dahdi_spaninfo> span_stat(int ctl_fd, int number) {
+  dahdi_spaninfo si{};
+  si.spanno = number;
+  if (::ioctl(ctl_fd, DAHDI_SPANSTAT, &si) != 0) return std::nullopt;
+  return si;
+}
+
+LineErrors errors_of(const dahdi_spaninfo& si) {
+  auto count = [](int v) { return static_cast<std::uint64_t>(std::max(v, 0)); };
+  return LineErrors{count(si.bpvcount), count(si.crc4count), count(si.ebitcount),
+                    count(si.fascount)};
+}
+
+}  // namespace
+
 DahdiSource::DahdiSource(DahdiOptions options) : options_(std::move(options)) {
   frame_buf_.resize(1024);
   audio_buf_.resize(static_cast<std::size_t>(8 * options_.block_ms) * 4);
@@ -166,9 +205,21 @@ std::string DahdiSource::open() {
     info.type = *type;
     info.name = t.name.empty() ? pbx->desc + " + " + carrier->desc : t.name;
     info.alarms = pbx->alarms | carrier->alarms;
+    const auto pbx_stat = span_stat(ctl_fd_, pbx->number);
+    const auto carrier_stat = span_stat(ctl_fd_, carrier->number);
+    info.framing = pbx_stat ? line_config_text(pbx_stat->lineconfig) : "";
+    if (pbx_stat && carrier_stat && pbx_stat->lineconfig != carrier_stat->lineconfig)
+      BOOST_LOG_TRIVIAL(warning)
+          << "card spans " << pbx->number << " and " << carrier->number
+          << " tap one trunk but are configured differently ("
+          << line_config_text(pbx_stat->lineconfig) << " and "
+          << line_config_text(carrier_stat->lineconfig)
+          << "): both must match the trunk's framing and line code (span= in system.conf)";
     spans_.push_back(info);
     for (const auto& [f, side] : {std::pair{pbx, Side::Pbx}, {carrier, Side::Carrier}}) {
-      card_spans_.push_back(CardSpan{f->number, info.id, side, f->alarms, false});
+      card_spans_.push_back(CardSpan{f->number, info.id, side, f->alarms, false, {}, {}});
+      const auto& stat = side == Side::Pbx ? pbx_stat : carrier_stat;
+      if (stat) card_spans_.back().counted = errors_of(*stat);
       for (int pos = 1; pos <= f->channels; ++pos) {
         const bool dchan = pos == info.dchan();
         if (!dchan && (!options_.audio || pos < info.first_bchan() || pos > info.last_bchan()))
@@ -501,14 +552,35 @@ void DahdiSource::deliver_frames(SpanSink& sink, Timestamp now) {
 void DahdiSource::poll_alarms(SpanSink& sink, Timestamp now) {
   for (CardSpan& s : card_spans_) {
     if (s.gone) continue;
-    dahdi_spaninfo si{};
-    si.spanno = s.number;
-    if (::ioctl(ctl_fd_, DAHDI_SPANSTAT, &si) != 0) continue;
-    const auto alarms = static_cast<std::uint32_t>(si.alarms);
+    const auto si = span_stat(ctl_fd_, s.number);
+    if (!si) continue;
+    count_line_errors(s, errors_of(*si), sink, now);
+    const auto alarms = static_cast<std::uint32_t>(si->alarms);
     if (alarms == s.alarms) continue;
     s.alarms = alarms;
     BOOST_LOG_TRIVIAL(warning) << "card span " << s.number << ": alarms 0x" << std::hex << alarms;
     report_alarms(s, sink, now);
+  }
+}
+
+// The counters only ever grow (until the span is configured again): their increase since the
+// last poll is a LineErrors event. A bad line counts every second: logged once a minute.
+void DahdiSource::count_line_errors(CardSpan& s, const LineErrors& reading, SpanSink& sink,
+                                    Timestamp now) {
+  const std::optional<LineErrors> before = std::exchange(s.counted, reading);
+  if (!before) return;
+  const LineErrors up = counter_increase(*before, reading);
+  if (!up.any()) return;
+  LineEvent e{s.logical_span, now, LineEventType::LineErrors, s.from, 0};
+  e.errors = up;
+  sink.on_line_event(e);
+  if (now - s.errors_logged >= std::chrono::minutes(1)) {
+    s.errors_logged = now;
+    BOOST_LOG_TRIVIAL(warning) << "card span " << s.number << ": line errors: bpv +" << up.bpv
+                               << ", crc +" << up.crc << ", ebit +" << up.ebit << ", fas +"
+                               << up.fas
+                               << " (all are counted in `trunkwatch status`; logged at most"
+                                  " once a minute)";
   }
 }
 

@@ -13,8 +13,9 @@
 //
 // The driver's ways: a read that fails with ELAST means an event is waiting
 // (DAHDI_GETEVENT); alarms come as events and are also polled with DAHDI_SPANSTAT once a
-// second; a span that disappears (the device goes away) is reported as an alarm and its
-// channels are reopened every few seconds. None of these stops the source.
+// second, with the line error counters (BPV, CRC, E-bit, FAS: their increases become
+// LineErrors line events); a span that disappears (the device goes away) is reported as an
+// alarm and its channels are reopened every few seconds. None of these stops the source.
 //
 // Time: the driver stamps nothing. Frames get the time they are read (the D-channels are
 // read first on every wake-up). The two spans of a pair are two receivers read one after the
@@ -62,6 +63,12 @@ struct SpanFacts {
 std::vector<SpanFacts> discover_spans(const std::string& sysfs_spans, std::string& error);
 // T1 or E1 from the facts: the spantype, else the channel count (24 = T1, 31 = E1).
 std::optional<SpanType> span_type_of(const SpanFacts& f);
+// "esf/b8zs", "d4/ami", "ccs/hdb3/crc4" from DAHDI's lineconfig bits (DAHDI_SPANSTAT); ""
+// when none is set (a software span, a span dahdi_cfg has not configured).
+std::string line_config_text(int lineconfig);
+// How much each counter went up from `before` to `now`. A counter that went down was reset
+// (the span was configured again): its new value is the increase.
+LineErrors counter_increase(const LineErrors& before, const LineErrors& now);
 
 struct TapPair {
   int pbx_span = 0;              // card span receiving what the PBX transmits; the logical span id
@@ -140,6 +147,8 @@ class DahdiSource final : public SpanSource {
     Side from = Side::Pbx;
     std::uint32_t alarms = 0;
     bool gone = false;
+    std::optional<LineErrors> counted;  // the card's error counters at the last poll
+    Timestamp errors_logged{};          // line errors are logged at most once a minute
   };
   std::string open_channel(Channel& c);
   std::string open_dchannel(Channel& c);
@@ -153,6 +162,7 @@ class DahdiSource final : public SpanSource {
   void deliver_frames(SpanSink& sink, Timestamp now);
   void drain_events(Channel& c, SpanSink& sink, Timestamp now);
   void poll_alarms(SpanSink& sink, Timestamp now);
+  void count_line_errors(CardSpan& s, const LineErrors& reading, SpanSink& sink, Timestamp now);
   void report_alarms(const CardSpan& changed, SpanSink& sink, Timestamp now);
   void reopen_gone(SpanSink& sink, Timestamp now);
   void span_gone(Channel& c, SpanSink& sink, Timestamp now, int err);

@@ -118,14 +118,22 @@ void print_status(const nlohmann::json& j) {
               j.value("reloads", 0ULL));
   std::printf("calls up %llu, calls recorded %llu, notices %llu\n", j.value("calls_up", 0ULL),
               j.value("calls_recorded", 0ULL), j["notices"].value("total", 0ULL));
-  std::printf("\nspan  type switchtype  alarms     D-channel  calls  frames  malformed  bad_fcs\n");
-  for (const auto& s : j["spans"])
-    std::printf("%4d  %-4s %-10s  %-10s %-9s  %5llu  %6llu  %9llu  %7llu\n", s.value("span", 0),
-                s.value("type", std::string()).c_str(),
-                s.value("switchtype", std::string()).c_str(),
+  std::printf(
+      "\nspan  type line           switchtype  alarms     D-channel  calls  frames  malformed  "
+      "bad_fcs\n");
+  for (const auto& s : j["spans"]) {
+    const std::string line = s.value("line", std::string());
+    std::printf("%4d  %-4s %-14s %-10s  %-10s %-9s  %5llu  %6llu  %9llu  %7llu\n",
+                s.value("span", 0), s.value("type", std::string()).c_str(),
+                line.empty() ? "-" : line.c_str(), s.value("switchtype", std::string()).c_str(),
                 s.value("alarms", std::string()).c_str(),
                 s.value("d_channel", std::string()).c_str(), s.value("calls_up", 0ULL),
                 s.value("frames", 0ULL), s.value("malformed", 0ULL), s.value("bad_fcs", 0ULL));
+    const nlohmann::json errors = s.value("line_errors", nlohmann::json::object());
+    std::printf("      line errors: bpv %llu, crc %llu, ebit %llu, fas %llu\n",
+                errors.value("bpv", 0ULL), errors.value("crc", 0ULL), errors.value("ebit", 0ULL),
+                errors.value("fas", 0ULL));
+  }
   if (j.contains("mail"))
     std::printf("\nalert mail: %llu pending, %llu delivered, %llu failed attempts\n",
                 j["mail"].value("pending", 0ULL), j["mail"].value("delivered", 0ULL),

@@ -319,6 +319,7 @@ class Daemon final : public hal::SpanSink {
       o["name"] = s.info.name;
       o["type"] = std::string(hal::to_string(s.info.type));
       o["switchtype"] = std::string(hal::to_string(s.info.switch_type));
+      o["line"] = s.info.framing;
       o["alarms"] = alarm_names(s.stats.alarms);
       o["d_channel"] = s.stats.dchan_up ? "up" : "down";
       o["calls_up"] = s.tracker.active_calls();
@@ -327,6 +328,10 @@ class Daemon final : public hal::SpanSink {
       o["malformed"] = s.stats.malformed;
       o["bad_fcs"] = s.stats.bad_fcs;
       o["overruns"] = s.stats.overruns;
+      o["line_errors"] = Json{{"bpv", s.stats.line_errors.bpv},
+                              {"crc", s.stats.line_errors.crc},
+                              {"ebit", s.stats.line_errors.ebit},
+                              {"fas", s.stats.line_errors.fas}};
       o["audio_chunks"] = s.stats.audio_chunks;
       up += s.tracker.active_calls();
       spans.push_back(std::move(o));

@@ -176,7 +176,13 @@ TEST_F(Daemon, LifecycleAsSystemdRunsIt) {
   EXPECT_EQ(st["spans"][0]["d_channel"], "up");
   EXPECT_EQ(st["spans"][0]["alarms"], "ok");
   EXPECT_GT(st["spans"][0]["frames"].get<int>(), 0);
+  EXPECT_EQ(st["spans"][0]["line"], "esf");  // the simulator's T1 span
+  EXPECT_EQ(st["spans"][0]["line_errors"],
+            (nlohmann::json{{"bpv", 0}, {"crc", 0}, {"ebit", 0}, {"fas", 0}}));
   EXPECT_EQ(st["config"], config_.string());
+  const Result human = ctl("status");
+  EXPECT_NE(human.out.find("line errors: bpv 0, crc 0, ebit 0, fas 0"), std::string::npos)
+      << human.out;
 
   Result r = ctl("calls");
   EXPECT_EQ(r.code, 0) << r.err;

@@ -1,11 +1,14 @@
 // DAHDI span discovery from sysfs, on a tree laid out as dahdi-sysfs.c writes it (the real
 // driver is exercised in the VM tests, tests/vm/).
+#include <dahdi/user.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "hal/dahdi/dahdi_source.hpp"
+#include "monitor/pipeline.hpp"
 #include "tests/support/cli_harness.hpp"
+#include "tests/support/sim_harness.hpp"
 
 namespace tw::hal::dahdi {
 namespace {
@@ -68,6 +71,59 @@ TEST(DahdiDiscovery, MissingDevicesAreReportedWithThePath) {
   DahdiSource source(o);
   const std::string err = source.open();
   EXPECT_NE(err.find((root / "dev" / "ctl").string()), std::string::npos) << err;
+}
+
+// DAHDI_SPANSTAT's lineconfig as status shows it (bits from the driver's own header).
+TEST(DahdiLine, ConfigTextNamesFramingAndLineCode) {
+  EXPECT_EQ(line_config_text(DAHDI_CONFIG_ESF | DAHDI_CONFIG_B8ZS), "esf/b8zs");
+  EXPECT_EQ(line_config_text(DAHDI_CONFIG_D4 | DAHDI_CONFIG_AMI), "d4/ami");
+  EXPECT_EQ(line_config_text(DAHDI_CONFIG_CCS | DAHDI_CONFIG_HDB3 | DAHDI_CONFIG_CRC4),
+            "ccs/hdb3/crc4");
+  EXPECT_EQ(line_config_text(DAHDI_CONFIG_CCS | DAHDI_CONFIG_HDB3), "ccs/hdb3");
+  EXPECT_EQ(line_config_text(0), "") << "a software span, or not configured";
+}
+
+TEST(DahdiLine, CounterIncreaseSurvivesAReset) {
+  const LineErrors before{10, 4, 0, 7};
+  const LineErrors up = counter_increase(before, LineErrors{12, 4, 3, 7});
+  EXPECT_EQ(up.bpv, 2u);
+  EXPECT_EQ(up.crc, 0u);
+  EXPECT_EQ(up.ebit, 3u);
+  EXPECT_EQ(up.fas, 0u);
+  EXPECT_TRUE(up.any());
+  EXPECT_FALSE(counter_increase(before, before).any());
+  // The span was configured again: its counters restarted from zero.
+  const LineErrors reset = counter_increase(before, LineErrors{1, 0, 0, 2});
+  EXPECT_EQ(reset.bpv, 1u);
+  EXPECT_EQ(reset.fas, 2u);
+}
+
+// Both receivers of a tap pair report into the logical span's counters; another span's stay.
+TEST(DahdiLine, LineErrorEventsAddUpPerSpan) {
+  test::EndedCalls calls;
+  PipelineOptions po;
+  SpanInfo a, b;
+  a.id = 2;
+  b.id = 6;
+  po.spans = {a, b};
+  Pipeline pipeline(po, calls);
+  LineEvent e{2, Timestamp{}, LineEventType::LineErrors, Side::Pbx, 0};
+  e.errors = LineErrors{3, 1, 0, 0};
+  pipeline.on_line_event(e);
+  e.side = Side::Carrier;
+  e.errors = LineErrors{0, 2, 5, 1};
+  pipeline.on_line_event(e);
+  for (const auto& s : pipeline.spans()) {
+    const LineErrors& k = s.stats.line_errors;
+    if (s.info.id == 2) {
+      EXPECT_EQ(k.bpv, 3u);
+      EXPECT_EQ(k.crc, 3u);
+      EXPECT_EQ(k.ebit, 5u);
+      EXPECT_EQ(k.fas, 1u);
+    } else {
+      EXPECT_FALSE(k.any());
+    }
+  }
 }
 
 }  // namespace

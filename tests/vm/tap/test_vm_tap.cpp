@@ -305,6 +305,10 @@ TEST_F(VmTap, StatusCallsReloadAndShutdown) {
   EXPECT_EQ(span["malformed"], 0);
   EXPECT_EQ(span["bad_fcs"], 0);
   EXPECT_GT(span["audio_chunks"].get<long>(), 1000);
+  // DAHDI_SPANSTAT on the real driver: a loc span has no framing or line code, and no line
+  // errors (the counters are read every second).
+  EXPECT_EQ(span["line"], "");
+  EXPECT_EQ(span["line_errors"], (Json{{"bpv", 0}, {"crc", 0}, {"ebit", 0}, {"fas", 0}}));
   // `calls` ran a moment after `status`: a call may have started or ended in between.
   const Json calls = json_file(out_ / "calls-during.json");
   ASSERT_TRUE(calls.is_object());

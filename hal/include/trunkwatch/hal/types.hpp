@@ -62,8 +62,10 @@ constexpr std::uint32_t kLos = 1u << 8;
 struct SpanInfo {
   int id = 1;
   SpanType type = SpanType::T1;
-  std::string framing = "esf";  // esf/d4 on T1, cas/ccs (+crc4) on E1
-  std::string name;             // free text ("Digium TE420 span 1", "simulated", file name)
+  // Framing and line code as the card is configured ("esf/b8zs", "ccs/hdb3/crc4"); "" when
+  // the source does not know (a capture, a software span).
+  std::string framing = "esf";
+  std::string name;  // free text ("Digium TE420 span 1", "simulated", file name)
   SwitchType switch_type = SwitchType::Ni2;
   Role pbx_role = Role::User;
   std::uint32_t alarms = 0;
@@ -89,9 +91,26 @@ enum class LineEventType : std::uint8_t {
   Overrun,  // the card or driver dropped data
   DChanUp,
   DChanDown,
-  SourceEnd,  // the source has no more data (end of capture, simulator finished)
+  SourceEnd,   // the source has no more data (end of capture, simulator finished)
+  LineErrors,  // the card counted line errors: `errors` holds the increase
 };
 std::string_view to_string(LineEventType t);
+
+// A T1/E1 receiver's error counters (what dahdi_tool shows), or their increase.
+struct LineErrors {
+  std::uint64_t bpv = 0;   // bipolar violations: line code errors (cabling, level, AMI vs B8ZS)
+  std::uint64_t crc = 0;   // CRC-6 (T1 ESF) or CRC-4 (E1) errors: corrupted frames
+  std::uint64_t ebit = 0;  // E1 E-bits: the far end reports CRC-4 errors on what it receives
+  std::uint64_t fas = 0;   // frame alignment signal errors
+  bool any() const { return bpv || crc || ebit || fas; }
+  LineErrors& operator+=(const LineErrors& o) {
+    bpv += o.bpv;
+    crc += o.crc;
+    ebit += o.ebit;
+    fas += o.fas;
+    return *this;
+  }
+};
 
 struct LineEvent {
   int span = 0;
@@ -99,6 +118,7 @@ struct LineEvent {
   LineEventType type = LineEventType::Alarm;
   Side side = Side::Pbx;  // which receive direction, where it matters (tap pairs)
   std::uint32_t alarms = 0;
+  LineErrors errors{};  // LineErrors: the increase since the last one
 };
 
 // 8 kHz linear audio from one direction of one B-channel (G.711 already expanded).
