@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -10,12 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_commands.hpp"
 #include "dsp/country.hpp"
 #include "dsp/detector_bank.hpp"
+#include "dsp/g711.hpp"
 #include "dsp/spandsp_ptr.hpp"
 #include "dsp/synth.hpp"
 #include "dsp/wav_reader.hpp"
-#include "bench/bench_commands.hpp"
 #include "monitor/cli/commands.hpp"
 
 namespace tw::cli {
@@ -164,8 +166,12 @@ int run_bench(const BenchOptions& o) {
   }
 
   // The bank, gated and not: same events expected (the gating proof), and the cost of each.
+  // Fed codes (rx_g711), or as a source that expanded its codes feeds it: the samples with
+  // the codes (the card source), or the samples alone (encoded back in the bank).
+  enum class Feed { codes, samples_and_codes, samples };
   auto run_bank = [&](const std::string& name, bool gating, bool bell_mf,
-                      std::vector<std::vector<dsp::Event>>* events, dsp::BankStats* total) {
+                      std::vector<std::vector<dsp::Event>>* events, dsp::BankStats* total,
+                      Feed feed = Feed::codes) {
     dsp::BankConfig cfg;
     cfg.country = o.country;
     cfg.gating.enabled = gating;
@@ -176,8 +182,17 @@ int run_bench(const BenchOptions& o) {
     for (int ch = 0; ch < o.channels; ++ch)
       banks.emplace_back(
           cfg, [&ev, ch](const dsp::Event& e) { ev[static_cast<std::size_t>(ch)].push_back(e); });
+    const dsp::G711Decoder& expand = dsp::G711Decoder::shared(dsp::Law::ulaw);
+    std::array<std::int16_t, kChunk> linear{};
     double cpu = timed(audio, [&](std::size_t ch, const std::uint8_t* p, int n) {
-      banks[ch].rx_g711(std::span<const std::uint8_t>(p, static_cast<std::size_t>(n)));
+      const std::span<const std::uint8_t> codes(p, static_cast<std::size_t>(n));
+      if (feed == Feed::codes) return banks[ch].rx_g711(codes);
+      for (std::size_t i = 0; i < codes.size(); ++i) linear[i] = expand(codes[i]);
+      const std::span<const std::int16_t> samples(linear.data(), codes.size());
+      if (feed == Feed::samples_and_codes)
+        banks[ch].rx(samples, codes);
+      else
+        banks[ch].rx(samples);
     });
     for (auto& b : banks) b.flush();
     report(name, cpu);
@@ -201,6 +216,10 @@ int run_bench(const BenchOptions& o) {
   dsp::BankStats duty;
   double cpu = run_bank("trunkwatch bank (DTMF, call progress, fax/modem: full coverage)", true,
                         false, &gated, &duty);
+  run_bank("the same, fed expanded samples with their codes (the card)", true, false, nullptr,
+           nullptr, Feed::samples_and_codes);
+  run_bank("the same, fed expanded samples only (encoded back)", true, false, nullptr, nullptr,
+           Feed::samples);
 
   std::size_t n_gated = 0, n_ungated = 0, same = 0;
   for (int ch = 0; ch < o.channels; ++ch) {

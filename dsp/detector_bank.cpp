@@ -1193,6 +1193,17 @@ void ChannelDetectorBank::rx_g711(std::span<const std::uint8_t> coded) {
   }
 }
 
+void ChannelDetectorBank::rx(std::span<const std::int16_t> linear,
+                             std::span<const std::uint8_t> coded) {
+  if (coded.size() != linear.size()) return rx(linear);
+  while (!linear.empty()) {
+    std::size_t n = std::min<std::size_t>(linear.size(), kMaxChunk);
+    impl_->process(linear.first(n), coded.first(n));
+    linear = linear.subspan(n);
+    coded = coded.subspan(n);
+  }
+}
+
 void ChannelDetectorBank::flush() {
   impl_->flush();
 }

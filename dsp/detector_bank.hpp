@@ -70,6 +70,9 @@ class ChannelDetectorBank {
   // Any chunk length works; 64 (8 ms) and 160 (20 ms) are the designed ones.
   void rx(std::span<const std::int16_t> linear);
   void rx_g711(std::span<const std::uint8_t> coded);
+  // The same samples both ways (a source that expanded the codes it read): neither decoded
+  // nor encoded again. Codes of another length than `linear` are ignored.
+  void rx(std::span<const std::int16_t> linear, std::span<const std::uint8_t> coded);
   // End of stream: report digits still pending.
   void flush();
   // New stream (call): time restarts at 0, all state cleared. No allocation.

@@ -496,6 +496,7 @@ void DahdiSource::deliver_audio(Channel& c, std::size_t count, SpanSink& sink, T
   a.from = c.from;
   a.time = time;
   a.samples = std::span<const std::int16_t>(pcm_.data(), count);
+  a.g711 = std::span<const std::uint8_t>(bytes, count);
   sink.on_audio(a);
 }
 

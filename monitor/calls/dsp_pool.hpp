@@ -58,7 +58,11 @@ class DspPool {
     hal::Timestamp time{};
     std::uint64_t seq = 0;
     std::size_t count = 0;
-    std::int16_t samples[kSlotSamples];
+    bool coded = false;  // `codes` holds the chunk (the card's G.711), else `samples`
+    union {
+      std::int16_t samples[kSlotSamples];
+      std::uint8_t codes[kSlotSamples];
+    };
   };
   struct Detection {
     std::uint64_t seq;

@@ -117,8 +117,19 @@ void InbandAnalyzer::process(const hal::SpanInfo& span, const hal::AudioChunk& c
     s.origin = chunk.time;
     s.flushed = false;
   }
-  s.bank->detectors->rx(chunk.samples);
-  s.next = chunk.time + kSample * static_cast<long long>(chunk.samples.size());
+  // Codes as the card read them when the source has them (nothing to encode back); codes
+  // alone from the detector pool (it copies a third of the bytes).
+  dsp::ChannelDetectorBank& d = *s.bank->detectors;
+  std::size_t count = chunk.samples.size();
+  if (chunk.g711.empty()) {
+    d.rx(chunk.samples);
+  } else if (chunk.samples.empty()) {
+    d.rx_g711(chunk.g711);
+    count = chunk.g711.size();
+  } else {
+    d.rx(chunk.samples, chunk.g711);
+  }
+  s.next = chunk.time + kSample * static_cast<long long>(count);
 }
 
 std::optional<double> InbandAnalyzer::voice_seconds(int span, int channel, hal::Side side) const {

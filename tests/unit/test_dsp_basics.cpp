@@ -180,7 +180,7 @@ TEST(SampleRing, KeepsG711AsCodesAndOtherAudioExactly) {
   }
 }
 
-TEST(Bank, SameEventsFromG711BytesAndTheirLinearValues) {
+TEST(Bank, SameEventsFromG711BytesTheirLinearValuesAndBoth) {
   synth::Signal s;
   std::mt19937 rng(3);
   s.silence(200);
@@ -195,18 +195,23 @@ TEST(Bank, SameEventsFromG711BytesAndTheirLinearValues) {
     }
     BankConfig cfg;
     cfg.law = law;
-    std::vector<Event> a, b;
+    std::vector<Event> a, b, c;
     ChannelDetectorBank from_bytes(cfg, [&](const Event& e) { a.push_back(e); });
     ChannelDetectorBank from_linear(cfg, [&](const Event& e) { b.push_back(e); });
+    // Both, as the card source hands them over (the codes it read, expanded).
+    ChannelDetectorBank from_both(cfg, [&](const Event& e) { c.push_back(e); });
     for (std::size_t i = 0; i < coded.size(); i += 160) {
       const std::size_t n = std::min<std::size_t>(160, coded.size() - i);
       from_bytes.rx_g711(std::span(coded).subspan(i, n));
       from_linear.rx(std::span(decoded).subspan(i, n));
+      from_both.rx(std::span(decoded).subspan(i, n), std::span(coded).subspan(i, n));
     }
     from_bytes.flush();
     from_linear.flush();
+    from_both.flush();
     EXPECT_GE(a.size(), 5U);
     EXPECT_EQ(a, b);
+    EXPECT_EQ(a, c);
   }
 }
 

@@ -128,6 +128,10 @@ struct AudioChunk {
   Side from = Side::Pbx;
   Timestamp time{};  // time of the first sample
   std::span<const std::int16_t> samples;
+  // The G.711 codes (the span's law: mu-law on T1, A-law on E1) `samples` were expanded from,
+  // when the source has them (the card): the detectors keep codes, and need not encode the
+  // samples back. Empty otherwise; when set, as long as `samples`.
+  std::span<const std::uint8_t> g711;
 };
 
 }  // namespace tw::hal
