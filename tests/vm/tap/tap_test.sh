@@ -197,9 +197,11 @@ check "the daemon has no capabilities" \
 getfacl -p "$(printf '/dev/dahdi/chan/%03d/%03d' "$pbx_b" "$dchan")" /dev/dahdi/ctl >"$out/acl.txt" 2>&1
 check "udev gave user trunkwatch its ACL entry on the DAHDI nodes" \
   test "$(grep -c '^user:trunkwatch:rw-' "$out/acl.txt")" -eq 2
-status start
-check "status at start: span $pbx_b, alarms ok" \
-  grep -q "\"span\":$pbx_b,.*\"alarms\":\"ok\"" "$out/status-start.json"
+# A span whose channel nodes udev had not yet given their ACL entry when SYSTEMD_WANTS started
+# the service waits for the daemon's next 5 s retry (logged as "card span N waits"), in alarm
+# until then: allowed for, not a failure.
+wait_status start "\"span\":$pbx_b,.*\"alarms\":\"ok\"" 20
+check "status at start: span $pbx_b, alarms ok (within one retry of the start)" test $? -eq 0
 
 "$feed" feed "$scenario" --pbx-span "$pbx_a" --carrier-span "$car_a" --truth "$out/truth.jsonl" \
   --stats "$out/feed-stats.json" 2>"$out/feed.log" &
