@@ -1175,11 +1175,7 @@ ChannelDetectorBank::ChannelDetectorBank(ChannelDetectorBank&&) noexcept = defau
 ChannelDetectorBank& ChannelDetectorBank::operator=(ChannelDetectorBank&&) noexcept = default;
 
 void ChannelDetectorBank::rx(std::span<const std::int16_t> linear) {
-  while (!linear.empty()) {
-    std::size_t n = std::min<std::size_t>(linear.size(), kMaxChunk);
-    impl_->process(linear.first(n), {});
-    linear = linear.subspan(n);
-  }
+  rx(linear, {});
 }
 
 void ChannelDetectorBank::rx_g711(std::span<const std::uint8_t> coded) {
@@ -1195,12 +1191,12 @@ void ChannelDetectorBank::rx_g711(std::span<const std::uint8_t> coded) {
 
 void ChannelDetectorBank::rx(std::span<const std::int16_t> linear,
                              std::span<const std::uint8_t> coded) {
-  if (coded.size() != linear.size()) return rx(linear);
+  if (coded.size() != linear.size()) coded = {};  // linear alone: encoded in the ring
   while (!linear.empty()) {
     std::size_t n = std::min<std::size_t>(linear.size(), kMaxChunk);
-    impl_->process(linear.first(n), coded.first(n));
+    impl_->process(linear.first(n), coded.empty() ? coded : coded.first(n));
     linear = linear.subspan(n);
-    coded = coded.subspan(n);
+    if (!coded.empty()) coded = coded.subspan(n);
   }
 }
 

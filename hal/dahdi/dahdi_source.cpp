@@ -272,13 +272,13 @@ std::string DahdiSource::open_channel(Channel& c) {
   if (c.dchan) return open_dchannel(c);
   // The driver's default is 2 blocks (40 ms at 20 ms): a daemon busy for longer with 46
   // channels of DSP would lose audio without a word. About 300 ms of blocks instead.
-  return set_clear_buffers(c, 8 * options_.block_ms,
-                           (300 + options_.block_ms - 1) / options_.block_ms);
+  return set_buffers(c, 8 * options_.block_ms, (300 + options_.block_ms - 1) / options_.block_ms,
+                     true);
 }
 
-// A clear channel's read blocks, with buffer events on, so that a loss still comes as
-// DAHDI_EVENT_READ_OVERRUN (an Overrun).
-std::string DahdiSource::set_clear_buffers(Channel& c, int block_bytes, int blocks) {
+// Read blocks (on an HDLC channel: the largest frame), and on a clear channel buffer events,
+// so that a loss still comes as DAHDI_EVENT_READ_OVERRUN (an Overrun).
+std::string DahdiSource::set_buffers(Channel& c, int block_bytes, int blocks, bool clear) {
   dahdi_bufferinfo bi{};
   bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
   bi.rxbufpolicy = DAHDI_POLICY_IMMEDIATE;
@@ -289,7 +289,7 @@ std::string DahdiSource::set_clear_buffers(Channel& c, int block_bytes, int bloc
     return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
   }
   int on = 1;
-  if (::ioctl(c.fd, DAHDI_BUFFER_EVENTS, &on) != 0) {
+  if (clear && ::ioctl(c.fd, DAHDI_BUFFER_EVENTS, &on) != 0) {
     last_errno_ = errno;
     return c.path + ": DAHDI_BUFFER_EVENTS: " + std::strerror(errno);
   }
@@ -305,12 +305,12 @@ std::string DahdiSource::open_dchannel(Channel& c) {
     last_errno_ = errno;
     return c.path + ": DAHDI_GET_PARAMS: " + std::strerror(errno);
   }
-  const bool hdlc = (params.sigtype & DAHDI_SIG_HDLCFCS) == DAHDI_SIG_HDLCFCS ||
-                    params.sigtype == DAHDI_SIG_HARDHDLC;
   if (params.sigtype == 0) {  // not configured yet: dahdi_cfg is still to run
     last_errno_ = ENXIO;
     return c.path + ": not configured (dahdi_cfg)";
   }
+  const bool hdlc = (params.sigtype & DAHDI_SIG_HDLCFCS) == DAHDI_SIG_HDLCFCS ||
+                    params.sigtype == DAHDI_SIG_HARDHDLC;
   if (!hdlc && params.sigtype != DAHDI_SIG_CLEAR) {
     last_errno_ = EINVAL;
     char sig[16];
@@ -330,19 +330,10 @@ std::string DahdiSource::open_dchannel(Channel& c) {
         });
     BOOST_LOG_TRIVIAL(info) << c.path << ": D-channel of card span " << c.card_span
                             << " is a clear channel (bchan=): raw bits, deframed in software";
-    return set_clear_buffers(c, kRawBlockBytes, DAHDI_MAX_NUM_BUFS);
+    return set_buffers(c, kRawBlockBytes, DAHDI_MAX_NUM_BUFS, true);
   }
   // Room for bursts: a D-channel frame per read, up to 16 queued.
-  dahdi_bufferinfo bi{};
-  bi.txbufpolicy = DAHDI_POLICY_IMMEDIATE;
-  bi.rxbufpolicy = DAHDI_POLICY_IMMEDIATE;
-  bi.numbufs = 16;
-  bi.bufsize = static_cast<int>(frame_buf_.size());
-  if (::ioctl(c.fd, DAHDI_SET_BUFINFO, &bi) != 0) {
-    last_errno_ = errno;
-    return c.path + ": DAHDI_SET_BUFINFO: " + std::strerror(errno);
-  }
-  return "";
+  return set_buffers(c, static_cast<int>(frame_buf_.size()), 16, false);
 }
 
 void DahdiSource::on_raw_frame(int logical_span, Side from, std::span<const std::uint8_t> frame) {

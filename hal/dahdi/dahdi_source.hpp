@@ -152,7 +152,7 @@ class DahdiSource final : public SpanSource {
   };
   std::string open_channel(Channel& c);
   std::string open_dchannel(Channel& c);
-  std::string set_clear_buffers(Channel& c, int block_bytes, int blocks);
+  std::string set_buffers(Channel& c, int block_bytes, int blocks, bool clear);
   void on_raw_frame(int logical_span, Side from, std::span<const std::uint8_t> frame);
   void report_raw_errors(Channel& c, SpanSink& sink, Timestamp now);
   void close_channel(Channel& c);

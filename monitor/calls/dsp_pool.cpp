@@ -96,7 +96,7 @@ void DspPool::publish(Worker& w) {
   }
 }
 
-void DspPool::sweep_if_due(hal::Timestamp now) {
+void DspPool::tick(hal::Timestamp now) {
   if (!sweeps_.due(now)) return;
   // One sequence number for the whole sweep: sync() puts its detections in stream order,
   // as the inline analyzer's one sweep over all streams reports them.
@@ -110,12 +110,8 @@ void DspPool::sweep_if_due(hal::Timestamp now) {
   }
 }
 
-void DspPool::tick(hal::Timestamp now) {
-  sweep_if_due(now);
-}
-
 void DspPool::submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
-  sweep_if_due(chunk.time);
+  tick(chunk.time);
   Worker& w = worker_for(chunk.span);
   // The card's codes when it gave them: a third of the bytes to copy, decoded by a table.
   const bool coded = !chunk.g711.empty() && chunk.g711.size() == chunk.samples.size();

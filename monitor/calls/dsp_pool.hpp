@@ -94,7 +94,6 @@ class DspPool {
   // The next free slot of w's ring (waiting for one if it is full), then handing it over.
   static Job& claim(Worker& w);
   static void publish(Worker& w);
-  void sweep_if_due(hal::Timestamp now);
   Worker& worker_for(int span) {
     return *workers_[static_cast<std::size_t>(span) % workers_.size()];
   }

@@ -99,7 +99,7 @@ void InbandAnalyzer::sweep(hal::Timestamp now) {
 }
 
 void InbandAnalyzer::on_audio(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
-  if (sweeps_.due(chunk.time)) sweep(chunk.time);
+  tick(chunk.time);
   process(span, chunk);
 }
 
@@ -121,9 +121,7 @@ void InbandAnalyzer::process(const hal::SpanInfo& span, const hal::AudioChunk& c
   // alone from the detector pool (it copies a third of the bytes).
   dsp::ChannelDetectorBank& d = *s.bank->detectors;
   std::size_t count = chunk.samples.size();
-  if (chunk.g711.empty()) {
-    d.rx(chunk.samples);
-  } else if (chunk.samples.empty()) {
+  if (chunk.samples.empty()) {
     d.rx_g711(chunk.g711);
     count = chunk.g711.size();
   } else {
