@@ -21,20 +21,29 @@ using namespace std::string_view_literals;
 
 // ---- errors with positions -------------------------------------------------------------
 
-struct ScenarioError {
-  std::string message;
-};
-
+// Collects every error of a file (a user fixes them all in one go, as check-config lets them
+// do for configurations): a bad value is recorded and reading goes on with the next key, the
+// value left at its default.
 class Reader {
  public:
   explicit Reader(std::string_view source) : source_(source) {}
 
-  [[noreturn]] void fail(const toml::source_region& where, const std::string& msg) const {
-    throw ScenarioError{std::string(source_) + ":" + std::to_string(where.begin.line) + ":" +
-                        std::to_string(where.begin.column) + ": " + msg};
+  void error(const toml::source_region& where, const std::string& msg) const {
+    errors_.push_back({where.begin.line, where.begin.column,
+                       std::string(source_) + ":" + std::to_string(where.begin.line) + ":" +
+                           std::to_string(where.begin.column) + ": " + msg});
   }
-  [[noreturn]] void fail(const toml::node& n, const std::string& msg) const {
-    fail(n.source(), msg);
+  void error(const toml::node& n, const std::string& msg) const { error(n.source(), msg); }
+  bool has_errors() const { return !errors_.empty(); }
+  // Every error in file order, one per line.
+  std::string errors() const {
+    auto sorted = errors_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const Error& a, const Error& b) {
+      return a.line != b.line ? a.line < b.line : a.column < b.column;
+    });
+    std::string out;
+    for (const Error& e : sorted) out += (out.empty() ? "" : "\n") + e.message;
+    return out;
   }
 
   // Rejects keys this table does not know: a typo must not silently fall back to a default.
@@ -42,7 +51,7 @@ class Reader {
                  std::initializer_list<std::string_view> known) const {
     for (auto&& [key, node] : t) {
       if (std::find(known.begin(), known.end(), key.str()) == known.end())
-        fail(key.source(), "unknown key '" + std::string(key.str()) + "' in " + std::string(what));
+        error(key.source(), "unknown key '" + std::string(key.str()) + "' in " + std::string(what));
     }
   }
 
@@ -50,7 +59,7 @@ class Reader {
     const toml::node* n = parent.get(key);
     if (!n) return nullptr;
     if (!n->is_table())
-      fail(*n, "'" + std::string(key) + "' must be a table ([" + std::string(key) + "])");
+      error(*n, "'" + std::string(key) + "' must be a table ([" + std::string(key) + "])");
     return n->as_table();
   }
 
@@ -64,12 +73,16 @@ class Reader {
       return out;
     }
     const toml::array* a = n->as_array();
-    if (!a)
-      fail(*n,
-           "'" + std::string(key) + "' must be an array of tables ([[" + std::string(key) + "]])");
+    if (!a) {
+      error(*n,
+            "'" + std::string(key) + "' must be an array of tables ([[" + std::string(key) + "]])");
+      return out;
+    }
     for (const toml::node& e : *a) {
-      if (!e.is_table()) fail(e, "each '" + std::string(key) + "' entry must be a table");
-      out.push_back(e.as_table());
+      if (e.is_table())
+        out.push_back(e.as_table());
+      else
+        error(e, "each '" + std::string(key) + "' entry must be a table");
     }
     return out;
   }
@@ -84,7 +97,8 @@ class Reader {
     } else if (const auto* f = n->as_floating_point()) {
       v = f->get();
     } else {
-      fail(*n, "'" + std::string(key) + "' must be a number");
+      error(*n, "'" + std::string(key) + "' must be a number");
+      return std::nullopt;
     }
     if (!std::isfinite(v) || v < min || v > max) {
       std::ostringstream msg;
@@ -94,7 +108,33 @@ class Reader {
       } else {
         msg << "between " << min << " and " << max;
       }
-      fail(*n, msg.str());
+      error(*n, msg.str());
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  // A time or duration in seconds, within the longest a scenario may run (a scenario with
+  // `at = 1e12` would otherwise simulate for ever).
+  std::optional<double> seconds(const toml::table& t, std::string_view key, double min) const {
+    const toml::node* n = t.get(key);
+    if (!n) return std::nullopt;
+    double v = 0;
+    if (const auto* i = n->as_integer()) {
+      v = static_cast<double>(i->get());
+    } else if (const auto* f = n->as_floating_point()) {
+      v = f->get();
+    } else {
+      error(*n, "'" + std::string(key) + "' must be a number");
+      return std::nullopt;
+    }
+    if (!std::isfinite(v) || v < min || v > kMaxScenarioSeconds) {
+      std::ostringstream msg;
+      msg << "'" << key << "' must be between " << min << " and "
+          << static_cast<long long>(kMaxScenarioSeconds)
+          << " seconds (31 days, the longest a scenario runs)";
+      error(*n, msg.str());
+      return std::nullopt;
     }
     return v;
   }
@@ -104,11 +144,16 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
     const auto* i = n->as_integer();
-    if (!i) fail(*n, "'" + std::string(key) + "' must be an integer");
+    if (!i) {
+      error(*n, "'" + std::string(key) + "' must be an integer");
+      return std::nullopt;
+    }
     const long long v = i->get();
-    if (v < min || v > max)
-      fail(*n, "'" + std::string(key) + "' must be between " + std::to_string(min) + " and " +
-                   std::to_string(max));
+    if (v < min || v > max) {
+      error(*n, "'" + std::string(key) + "' must be between " + std::to_string(min) + " and " +
+                    std::to_string(max));
+      return std::nullopt;
+    }
     return v;
   }
 
@@ -116,7 +161,10 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
     const auto* b = n->as_boolean();
-    if (!b) fail(*n, "'" + std::string(key) + "' must be true or false");
+    if (!b) {
+      error(*n, "'" + std::string(key) + "' must be true or false");
+      return std::nullopt;
+    }
     return b->get();
   }
 
@@ -124,7 +172,10 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
     const auto* s = n->as_string();
-    if (!s) fail(*n, "'" + std::string(key) + "' must be a string");
+    if (!s) {
+      error(*n, "'" + std::string(key) + "' must be a string");
+      return std::nullopt;
+    }
     return s->get();
   }
 
@@ -134,14 +185,21 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
     const auto* s = n->as_string();
-    if (!s)
-      fail(*n, "'" + std::string(key) + "' must be a string of digits (quote it: \"0114420...\")");
+    if (!s) {
+      error(*n, "'" + std::string(key) + "' must be a string of digits (quote it: \"0114420...\")");
+      return std::nullopt;
+    }
     const std::string& v = s->get();
-    if (v.empty() && !allow_empty) fail(*n, "'" + std::string(key) + "' must not be empty");
-    if (v.size() > 31) fail(*n, "'" + std::string(key) + "' is longer than 31 digits");
+    std::string problem;
+    if (v.empty() && !allow_empty) problem = "must not be empty";
+    if (v.size() > 31) problem = "is longer than 31 digits";
     for (char c : v) {
       if (!std::isdigit(static_cast<unsigned char>(c)) && c != '*' && c != '#')
-        fail(*n, "'" + std::string(key) + "' may hold only 0-9, * and #");
+        problem = "may hold only 0-9, * and #";
+    }
+    if (!problem.empty()) {
+      error(*n, "'" + std::string(key) + "' " + problem);
+      return std::nullopt;
     }
     return v;
   }
@@ -151,13 +209,21 @@ class Reader {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
     const auto* s = n->as_string();
-    if (!s) fail(*n, "'" + std::string(key) + "' must be a string of DTMF digits");
+    if (!s) {
+      error(*n, "'" + std::string(key) + "' must be a string of DTMF digits");
+      return std::nullopt;
+    }
     const std::string& v = s->get();
-    if (v.size() > 64) fail(*n, "'" + std::string(key) + "' is longer than 64 digits");
+    std::string problem;
+    if (v.size() > 64) problem = "is longer than 64 digits";
     for (char c : v) {
       if (!std::isdigit(static_cast<unsigned char>(c)) && c != '*' && c != '#' &&
           (c < 'A' || c > 'D'))
-        fail(*n, "'" + std::string(key) + "' may hold only 0-9, *, # and A-D");
+        problem = "may hold only 0-9, *, # and A-D";
+    }
+    if (!problem.empty()) {
+      error(*n, "'" + std::string(key) + "' " + problem);
+      return std::nullopt;
     }
     return v;
   }
@@ -173,7 +239,8 @@ class Reader {
       if (s && s->get() == name) return value;
       names += (names.empty() ? "\"" : ", \"") + std::string(name) + "\"";
     }
-    fail(*n, "'" + std::string(key) + "' must be one of " + names);
+    error(*n, "'" + std::string(key) + "' must be one of " + names);
+    return std::nullopt;
   }
 
   std::optional<hal::Timestamp> time(const toml::table& t, std::string_view key) const {
@@ -181,16 +248,20 @@ class Reader {
     if (!n) return std::nullopt;
     if (const auto* dt = n->as_date_time()) {
       const toml::date_time& v = dt->get();
-      if (!v.offset) fail(*n, "'" + std::string(key) + "' needs a UTC offset (end it with Z)");
+      if (!v.offset) {
+        error(*n, "'" + std::string(key) + "' needs a UTC offset (end it with Z)");
+        return std::nullopt;
+      }
       auto r = hal::make_time(v.date.year, v.date.month, v.date.day, v.time.hour, v.time.minute,
                               v.time.second, v.time.nanosecond / 1000, v.offset->minutes);
-      if (!r) fail(*n, "'" + std::string(key) + "' is not a valid time");
+      if (!r) error(*n, "'" + std::string(key) + "' is not a valid time");
       return r;
     }
     if (const auto* s = n->as_string()) {
       if (auto r = hal::parse_time(s->get())) return r;
     }
-    fail(*n, "'" + std::string(key) + "' must be an RFC 3339 UTC time like 2027-01-05T09:00:00Z");
+    error(*n, "'" + std::string(key) + "' must be an RFC 3339 UTC time like 2027-01-05T09:00:00Z");
+    return std::nullopt;
   }
 
   template <typename T>
@@ -199,7 +270,12 @@ class Reader {
   }
 
  private:
+  struct Error {
+    std::size_t line = 0, column = 0;
+    std::string message;
+  };
   std::string_view source_;
+  mutable std::vector<Error> errors_;
 };
 
 std::optional<hal::Side> side(const Reader& r, const toml::table& t, std::string_view key) {
@@ -209,6 +285,12 @@ std::optional<hal::Side> side(const Reader& r, const toml::table& t, std::string
 bool valid_channel(const hal::SpanInfo& s, long long ch) {
   if (s.type == hal::SpanType::E1) return ch >= 1 && ch <= 31 && ch != 16;
   return ch >= 1 && ch <= 23;
+}
+
+toml::source_region top_of_file() {
+  toml::source_region top;
+  top.begin = {1, 1};
+  return top;
 }
 
 void read_scenario_table(const Reader& r, const toml::table& root, Scenario& sc) {
@@ -224,20 +306,20 @@ void read_scenario_table(const Reader& r, const toml::table& root, Scenario& sc)
 
 void read_spans(const Reader& r, const toml::table& root, Scenario& sc) {
   const auto tables = r.tables(root, "span");
-  if (tables.empty()) {
-    toml::source_region top;
-    top.begin = {1, 1};
-    r.fail(top, "no [[span]]: a scenario needs at least one span");
-  }
+  const toml::node* listed = root.get("span");
+  if (tables.empty() && (!listed || listed->is_array()))
+    r.error(top_of_file(), "no [[span]]: a scenario needs at least one span");
   for (const toml::table* t : tables) {
     r.only_keys(*t, "[[span]]", {"id", "type", "switchtype", "pbx_side", "name"});
     hal::SpanInfo s;
     s.id = static_cast<int>(
         Reader::or_(r.integer(*t, "id", 1, 255), static_cast<long long>(sc.spans.size() + 1)));
-    for (const hal::SpanInfo& other : sc.spans) {
-      if (other.id == s.id)
-        r.fail(t->get("id") ? t->get("id")->source() : t->source(),
-               "span " + std::to_string(s.id) + " is defined twice");
+    const bool twice = std::any_of(sc.spans.begin(), sc.spans.end(),
+                                   [&](const hal::SpanInfo& other) { return other.id == s.id; });
+    if (twice) {
+      r.error(t->get("id") ? t->get("id")->source() : t->source(),
+              "span " + std::to_string(s.id) + " is defined twice");
+      continue;
     }
     s.type = Reader::or_(
         r.choice<hal::SpanType>(*t, "type", {{"t1", hal::SpanType::T1}, {"e1", hal::SpanType::E1}}),
@@ -246,9 +328,9 @@ void read_spans(const Reader& r, const toml::table& root, Scenario& sc) {
     s.switch_type = s.type == hal::SpanType::T1 ? hal::SwitchType::Ni2 : hal::SwitchType::EuroIsdn;
     if (auto name = r.string(*t, "switchtype")) {
       if (!hal::parse_switch_type(*name, s.switch_type))
-        r.fail(*t->get("switchtype"),
-               "'switchtype' must be one of \"ni2\", \"4ess\", \"5ess\", \"dms100\", "
-               "\"euroisdn\", \"qsig\"");
+        r.error(*t->get("switchtype"),
+                "'switchtype' must be one of \"ni2\", \"4ess\", \"5ess\", \"dms100\", "
+                "\"euroisdn\", \"qsig\"");
     }
     s.pbx_role = Reader::or_(
         r.choice<hal::Role>(*t, "pbx_side",
@@ -259,13 +341,18 @@ void read_spans(const Reader& r, const toml::table& root, Scenario& sc) {
   }
 }
 
-const hal::SpanInfo& span_ref(const Reader& r, const toml::table& t, const Scenario& sc) {
-  const int id = static_cast<int>(
-      Reader::or_(r.integer(t, "span", 1, 255), static_cast<long long>(sc.spans.front().id)));
+// The span a [[call]] or [[restart]] names (the first one by default); null when the id names
+// none (an error) or the scenario has no span at all (already an error).
+const hal::SpanInfo* span_ref(const Reader& r, const toml::table& t, const Scenario& sc) {
+  if (sc.spans.empty()) return nullptr;
+  const auto id = r.integer(t, "span", 1, 255);
+  if (t.get("span") && !id) return nullptr;
+  const int want = static_cast<int>(id.value_or(sc.spans.front().id));
   for (const hal::SpanInfo& s : sc.spans)
-    if (s.id == id) return s;
-  r.fail(t.get("span") ? t.get("span")->source() : t.source(),
-         "no [[span]] with id " + std::to_string(id));
+    if (s.id == want) return &s;
+  r.error(t.get("span") ? t.get("span")->source() : t.source(),
+          "no [[span]] with id " + std::to_string(want));
+  return nullptr;
 }
 
 void read_calls(const Reader& r, const toml::table& root, Scenario& sc) {
@@ -275,34 +362,39 @@ void read_calls(const Reader& r, const toml::table& root, Scenario& sc) {
                  "answer_after", "ring", "talk", "cause", "cleared_by", "channel", "dtmf_in",
                  "dtmf_out", "audio", "modem", "dial_tone_after_answer"});
     CallSpec c;
-    const auto at = r.number(*t, "at", 0);
-    if (!at) r.fail(*t, "[[call]] needs 'at' (seconds from the start)");
-    c.at_s = *at;
-    const hal::SpanInfo& span = span_ref(r, *t, sc);
-    c.span = span.id;
+    const auto at = r.seconds(*t, "at", 0);
+    if (!t->get("at")) r.error(*t, "[[call]] needs 'at' (seconds from the start)");
+    c.at_s = at.value_or(0);
+    const hal::SpanInfo* span = span_ref(r, *t, sc);
+    c.span = span ? span->id : 0;
     c.caller = Reader::or_(
         r.choice<hal::Side>(*t, "direction",
                             {{"outbound", hal::Side::Pbx}, {"inbound", hal::Side::Carrier}}),
         hal::Side::Pbx);
     c.calling = Reader::or_(r.digits(*t, "calling", true), std::string());
     const auto called = r.digits(*t, "called", false);
-    if (!called) r.fail(*t, "[[call]] needs 'called'");
-    c.called = *called;
+    if (!t->get("called")) r.error(*t, "[[call]] needs 'called'");
+    c.called = called.value_or("");
     c.overlap = Reader::or_(r.boolean(*t, "overlap"), false);
     c.keypad = Reader::or_(r.digits(*t, "keypad", true), std::string());
-    c.answer_after_s = r.number(*t, "answer_after", 0);
-    c.ring_s = Reader::or_(r.number(*t, "ring", 0), 2.0);
-    c.talk_s = Reader::or_(r.number(*t, "talk", 0), 30.0);
+    c.answer_after_s = r.seconds(*t, "answer_after", 0);
+    c.ring_s = Reader::or_(r.seconds(*t, "ring", 0), 2.0);
+    c.talk_s = Reader::or_(r.seconds(*t, "talk", 0), 30.0);
+    const double end = c.at_s + c.answer_after_s.value_or(0) + c.ring_s + c.talk_s;
+    if (at && end > kMaxScenarioSeconds)
+      r.error(*t->get("at"), "the call ends " + std::to_string(static_cast<long long>(end)) +
+                                 " s after the start (at + answer_after + ring + talk): past "
+                                 "31 days, the longest a scenario runs");
     c.cause = static_cast<int>(
         Reader::or_(r.integer(*t, "cause", 1, 127), c.answer_after_s ? 16LL : 19LL));
     // Answered calls end from the caller's side, unanswered ones from the called side.
     c.clearer =
         Reader::or_(side(r, *t, "cleared_by"), c.answer_after_s ? c.caller : hal::other(c.caller));
     if (const auto ch = r.integer(*t, "channel", 0, 31)) {
-      if (*ch != 0 && !valid_channel(span, *ch))
-        r.fail(*t->get("channel"), "span " + std::to_string(span.id) + " (" +
-                                       std::string(hal::to_string(span.type)) +
-                                       ") has no B-channel " + std::to_string(*ch));
+      if (span && *ch != 0 && !valid_channel(*span, *ch))
+        r.error(*t->get("channel"), "span " + std::to_string(span->id) + " (" +
+                                        std::string(hal::to_string(span->type)) +
+                                        ") has no B-channel " + std::to_string(*ch));
       c.channel = static_cast<int>(*ch);
     }
     c.dtmf_in = Reader::or_(r.dtmf(*t, "dtmf_in"), std::string());
@@ -319,9 +411,9 @@ void read_calls(const Reader& r, const toml::table& root, Scenario& sc) {
                     ModemKind::Any);
     c.dial_tone_after_answer = Reader::or_(r.boolean(*t, "dial_tone_after_answer"), false);
     if (c.dial_tone_after_answer && c.caller != hal::Side::Carrier)
-      r.fail(*t->get("dial_tone_after_answer"),
-             "'dial_tone_after_answer' needs direction = \"inbound\" (the PBX answers an "
-             "outside caller)");
+      r.error(*t->get("dial_tone_after_answer"),
+              "'dial_tone_after_answer' needs direction = \"inbound\" (the PBX answers an "
+              "outside caller)");
     sc.calls.push_back(std::move(c));
   }
 }
@@ -330,17 +422,17 @@ void read_restarts(const Reader& r, const toml::table& root, Scenario& sc) {
   for (const toml::table* t : r.tables(root, "restart")) {
     r.only_keys(*t, "[[restart]]", {"at", "span", "channel", "side"});
     RestartSpec rs;
-    const auto at = r.number(*t, "at", 0);
-    if (!at) r.fail(*t, "[[restart]] needs 'at'");
-    rs.at_s = *at;
-    const hal::SpanInfo& span = span_ref(r, *t, sc);
-    rs.span = span.id;
+    const auto at = r.seconds(*t, "at", 0);
+    if (!t->get("at")) r.error(*t, "[[restart]] needs 'at'");
+    rs.at_s = at.value_or(0);
+    const hal::SpanInfo* span = span_ref(r, *t, sc);
+    rs.span = span ? span->id : 0;
     const auto ch = r.integer(*t, "channel", 1, 31);
-    if (!ch) r.fail(*t, "[[restart]] needs 'channel'");
-    if (!valid_channel(span, *ch))
-      r.fail(*t->get("channel"),
-             "span " + std::to_string(span.id) + " has no B-channel " + std::to_string(*ch));
-    rs.channel = static_cast<int>(*ch);
+    if (!t->get("channel")) r.error(*t, "[[restart]] needs 'channel'");
+    if (ch && span && !valid_channel(*span, *ch))
+      r.error(*t->get("channel"),
+              "span " + std::to_string(span->id) + " has no B-channel " + std::to_string(*ch));
+    rs.channel = static_cast<int>(ch.value_or(1));
     rs.side = Reader::or_(side(r, *t, "side"), hal::Side::Carrier);
     sc.restarts.push_back(rs);
   }
@@ -350,7 +442,7 @@ void read_capture(const Reader& r, const toml::table& root, Scenario& sc) {
   const toml::table* t = r.table(root, "capture");
   if (!t) return;
   r.only_keys(*t, "[capture]", {"start_after_s", "malformed_every"});
-  sc.capture_from_s = Reader::or_(r.number(*t, "start_after_s", 0), 0.0);
+  sc.capture_from_s = Reader::or_(r.seconds(*t, "start_after_s", 0), 0.0);
   sc.malformed_every =
       static_cast<int>(Reader::or_(r.integer(*t, "malformed_every", 0, 1000000), 0LL));
 }
@@ -373,19 +465,30 @@ void read_traffic(const Reader& r, const toml::table& root, Scenario& sc) {
                "fax_share",      "modem_share", "silence_share", "dtmf_share",   "disa_share"});
   TrafficSpec g;
   const auto calls = r.integer(*t, "calls", 1, 1000000);
-  if (!calls) r.fail(*t, "[traffic] needs 'calls'");
-  g.calls = static_cast<int>(*calls);
-  g.duration_s = Reader::or_(r.number(*t, "duration_s", 1), g.duration_s);
-  g.start_at_s = Reader::or_(r.number(*t, "start_at", 0), g.start_at_s);
+  if (!t->get("calls")) r.error(*t, "[traffic] needs 'calls'");
+  g.calls = static_cast<int>(calls.value_or(0));
+  const auto duration = r.seconds(*t, "duration_s", 1);
+  const auto start_at = r.seconds(*t, "start_at", 0);
+  g.duration_s = duration.value_or(g.duration_s);
+  g.start_at_s = start_at.value_or(g.start_at_s);
+  if (duration && start_at && g.start_at_s + g.duration_s > kMaxScenarioSeconds)
+    r.error(*t->get("start_at"),
+            "[traffic] start_at + duration_s is past 31 days, the longest a scenario runs");
   if (const toml::node* n = t->get("spans")) {
     const toml::array* a = n->as_array();
-    if (!a || a->empty()) r.fail(*n, "'spans' must be a non-empty array of span ids");
-    for (const toml::node& e : *a) {
-      const auto* i = e.as_integer();
-      const bool known = i && std::any_of(sc.spans.begin(), sc.spans.end(),
-                                          [&](const hal::SpanInfo& s) { return s.id == i->get(); });
-      if (!known) r.fail(e, "'spans' entries must be ids of [[span]] tables");
-      g.spans.push_back(static_cast<int>(i->get()));
+    if (!a || a->empty()) {
+      r.error(*n, "'spans' must be a non-empty array of span ids");
+    } else {
+      for (const toml::node& e : *a) {
+        const auto* i = e.as_integer();
+        const bool known =
+            i && std::any_of(sc.spans.begin(), sc.spans.end(),
+                             [&](const hal::SpanInfo& s) { return s.id == i->get(); });
+        if (known)
+          g.spans.push_back(static_cast<int>(i->get()));
+        else
+          r.error(e, "'spans' entries must be ids of [[span]] tables");
+      }
     }
   }
   const unsigned seed = static_cast<unsigned>(
@@ -399,26 +502,27 @@ void read_traffic(const Reader& r, const toml::table& root, Scenario& sc) {
   g.local = Reader::or_(r.number(*t, "local", 0), g.local);
   g.toll_free = Reader::or_(r.number(*t, "toll_free", 0), g.toll_free);
   if (g.international + g.national + g.local + g.toll_free <= 0)
-    r.fail(*t,
-           "[traffic] destination shares (international, national, local, toll_free) "
-           "add up to 0");
-  g.mean_talk_s = Reader::or_(r.number(*t, "mean_talk_s", 1), g.mean_talk_s);
-  g.max_talk_s = Reader::or_(r.number(*t, "max_talk_s", 1), g.max_talk_s);
+    r.error(*t,
+            "[traffic] destination shares (international, national, local, toll_free) "
+            "add up to 0");
+  g.mean_talk_s = Reader::or_(r.seconds(*t, "mean_talk_s", 1), g.mean_talk_s);
+  g.max_talk_s = Reader::or_(r.seconds(*t, "max_talk_s", 1), g.max_talk_s);
   g.busy = Reader::or_(r.number(*t, "busy", 0), g.busy);
   g.no_answer = Reader::or_(r.number(*t, "no_answer", 0), g.no_answer);
   g.rejected = Reader::or_(r.number(*t, "rejected", 0), g.rejected);
   if (g.busy + g.no_answer + g.rejected <= 0)
-    r.fail(*t, "[traffic] shares of busy, no_answer and rejected add up to 0");
+    r.error(*t, "[traffic] shares of busy, no_answer and rejected add up to 0");
   g.did_base = Reader::or_(r.digits(*t, "did_base", true), std::string());
   g.did_count = static_cast<int>(Reader::or_(r.integer(*t, "did_count", 1, 100000), 100LL));
   g.fax_share = Reader::or_(r.number(*t, "fax_share", 0, 1), 0.0);
   g.modem_share = Reader::or_(r.number(*t, "modem_share", 0, 1), 0.0);
   g.silence_share = Reader::or_(r.number(*t, "silence_share", 0, 1), 0.0);
   if (g.fax_share + g.modem_share + g.silence_share > 1.0 + 1e-9)
-    r.fail(*t, "[traffic] fax_share + modem_share + silence_share is more than 1");
+    r.error(*t, "[traffic] fax_share + modem_share + silence_share is more than 1");
   g.dtmf_share = Reader::or_(r.number(*t, "dtmf_share", 0, 1), 0.0);
   g.disa_share = Reader::or_(r.number(*t, "disa_share", 0, 1), 0.0);
-  generate_traffic(sc, g, seed);
+  // Generated only from a whole, valid scenario: the generator relies on what was checked.
+  if (!r.has_errors()) generate_traffic(sc, g, seed);
 }
 
 }  // namespace
@@ -438,12 +542,11 @@ std::optional<Scenario> parse_scenario(std::string_view text, std::string_view s
     read_calls(r, root, sc);
     read_restarts(r, root, sc);
     read_traffic(r, root, sc);
-    return sc;
+    if (!r.has_errors()) return sc;
+    error = r.errors();
   } catch (const toml::parse_error& e) {
     error = std::string(source_name) + ":" + std::to_string(e.source().begin.line) + ":" +
             std::to_string(e.source().begin.column) + ": " + std::string(e.description());
-  } catch (const ScenarioError& e) {
-    error = e.message;
   }
   return std::nullopt;
 }

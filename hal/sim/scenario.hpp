@@ -106,7 +106,12 @@ struct TrafficSpec {
 // spread over the spans so that no span ever needs more B-channels than it has.
 void generate_traffic(Scenario& scenario, const TrafficSpec& spec, unsigned seed);
 
-// Errors come back as "source:line:column: message".
+// The longest a scenario may run: every time (`at`, `start_at`, `start_after_s`) and every
+// duration in it is at most this, and so is the end of each call and of the [traffic] window.
+inline constexpr double kMaxScenarioSeconds = 31 * 86400.0;
+
+// Every error of the file comes back, in file order, one "source:line:column: message" per
+// line (a TOML syntax error stops reading: then it is the only one).
 std::optional<Scenario> parse_scenario(std::string_view text, std::string_view source_name,
                                        std::string& error);
 std::optional<Scenario> load_scenario(const std::string& path, std::string& error);

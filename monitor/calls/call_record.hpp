@@ -80,6 +80,9 @@ struct CallRecord {
   // the outside caller a line ("second dial tone", a through-dialing sign).
   std::optional<Timestamp> second_dial_tone;
   std::vector<InbandEvent> inband;  // every detection, in time order
+  // A number IE (calling, called, redirecting, connected) held more digits than the decoder
+  // keeps (q931::kMaxDigits): the number above is its first digits only.
+  bool numbers_truncated = false;
 };
 
 // Makes bytes from the wire safe to store and print: printable ASCII is kept, a backslash

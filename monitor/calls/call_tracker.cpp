@@ -92,6 +92,8 @@ CallTracker::Call& CallTracker::open_call(Key key, const q931::Message& m, Times
       r.calling_presentation = m.calling.presentation;
     r.calling_name = wire_text(m.display.view());
     r.redirecting = wire_text(m.redirecting.digits.view());
+    r.numbers_truncated = m.calling.digits.truncated || m.called.digits.truncated ||
+                          m.redirecting.digits.truncated;
     r.bearer = std::string(bearer_name(m.bearer));
     if (m.bearer.present && m.bearer.transfer_capability == 0x08) r.call_type = "data";
     if (m.channel.present && !m.channel.d_channel && m.channel.channel != 0) {
@@ -143,6 +145,7 @@ void CallTracker::apply(Call& call, const q931::Message& m, hal::Side from, Time
       if (!r.answer && call.state == State::Setup) {
         r.answer = time;
         r.connected = wire_text(m.connected.digits.view());
+        r.numbers_truncated = r.numbers_truncated || m.connected.digits.truncated;
         call.state = State::Answered;
         emit(CallEventType::Answered, time, r);
       }
@@ -151,6 +154,7 @@ void CallTracker::apply(Call& call, const q931::Message& m, hal::Side from, Time
       // Overlap dialing: before answer, digits extend the called number.
       if (call.state == State::Setup && !r.partial) {
         r.called += wire_text(m.called.digits.view());
+        r.numbers_truncated = r.numbers_truncated || m.called.digits.truncated;
         r.called += wire_text(m.keypad.view());
       } else {
         r.keypad += wire_text(m.keypad.view());

@@ -47,7 +47,9 @@ struct FixedString {
   }
 };
 
-constexpr std::size_t kMaxDigits = 40;   // Q.931 allows more, no real number is longer
+// Q.931 allows longer numbers, no real one is: more digits are cut and flagged
+// (FixedString::truncated; the call record's numbers_truncated).
+constexpr std::size_t kMaxDigits = 40;
 constexpr std::size_t kMaxDisplay = 82;  // Q.931 display IE maximum content
 
 namespace msg {

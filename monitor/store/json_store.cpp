@@ -68,6 +68,7 @@ nlohmann::ordered_json to_json(const calls::CallRecord& r) {
   j["digits_out"] = r.digits_out;
   j["second_dial_tone"] = time_or_null(r.second_dial_tone);
   j["inband"] = inband_to_json(r.inband);
+  j["numbers_truncated"] = r.numbers_truncated;
   return j;
 }
 

@@ -839,6 +839,66 @@ answer_after = 2
   EXPECT_EQ(tw::hal::format_time(sc.start), "2027-01-05T09:00:00.000Z");
 }
 
+TEST(ScenarioFile, TimesPastThirtyOneDaysAreRefused) {
+  const std::string head = "[[span]]\n[[call]]\ncalled = \"1\"\n";
+  EXPECT_EQ(parse_error(head + "at = 1e12\n"),
+            "bad.toml:4:6: 'at' must be between 0 and 2678400 seconds (31 days, the longest a "
+            "scenario runs)");
+  EXPECT_EQ(parse_error(head + "at = 2678400\nring = 0\ntalk = 1\n"),
+            "bad.toml:4:6: the call ends 2678401 s after the start (at + answer_after + ring + "
+            "talk): past 31 days, the longest a scenario runs");
+  EXPECT_EQ(parse_error(head + "at = 1\ntalk = inf\n"),
+            "bad.toml:5:8: 'talk' must be between 0 and 2678400 seconds (31 days, the longest a "
+            "scenario runs)");
+  EXPECT_EQ(parse_error("[[span]]\n[[restart]]\nat = 3e6\nchannel = 1\n"),
+            "bad.toml:3:6: 'at' must be between 0 and 2678400 seconds (31 days, the longest a "
+            "scenario runs)");
+  EXPECT_EQ(
+      parse_error("[[span]]\n[traffic]\ncalls = 1\nstart_at = 2000000\nduration_s = 700000\n"),
+      "bad.toml:4:12: [traffic] start_at + duration_s is past 31 days, the longest a "
+      "scenario runs");
+  EXPECT_EQ(parse_error("[[span]]\n[capture]\nstart_after_s = 1e9\n"),
+            "bad.toml:3:17: 'start_after_s' must be between 0 and 2678400 seconds (31 days, the "
+            "longest a scenario runs)");
+  // Up to the limit is fine.
+  const Scenario sc = parse_ok(head + "at = 2678370\nring = 0\n");
+  ASSERT_EQ(sc.calls.size(), 1u);
+  EXPECT_EQ(sc.calls[0].at_s, 2678370);
+}
+
+TEST(ScenarioFile, EveryErrorIsReportedInFileOrder) {
+  const std::string error = parse_error(
+      "[scenario]\n"           // 1
+      "seed = -1\n"            // 2
+      "[[span]]\n"             // 3
+      "type = \"j1\"\n"        // 4
+      "[[call]]\n"             // 5
+      "at = \"soon\"\n"        // 6
+      "called = \"12x\"\n"     // 7
+      "colour = \"red\"\n"     // 8
+      "[[call]]\n"             // 9
+      "span = 9\n"             // 10
+      "[[restart]]\n"          // 11
+      "channel = 0\n"          // 12
+      "[traffic]\n"            // 13
+      "calls = 0\n"            // 14
+      "fax_share = 0.7\n"      // 15
+      "modem_share = 0.7\n");  // 16
+  EXPECT_EQ(error,
+            "bad.toml:2:8: 'seed' must be between 0 and 4294967295\n"
+            "bad.toml:4:8: 'type' must be one of \"t1\", \"e1\"\n"
+            "bad.toml:6:6: 'at' must be a number\n"
+            "bad.toml:7:10: 'called' may hold only 0-9, * and #\n"
+            "bad.toml:8:1: unknown key 'colour' in [[call]]\n"
+            "bad.toml:9:1: [[call]] needs 'at' (seconds from the start)\n"
+            "bad.toml:9:1: [[call]] needs 'called'\n"
+            "bad.toml:10:8: no [[span]] with id 9\n"
+            "bad.toml:11:1: [[restart]] needs 'at'\n"
+            "bad.toml:12:11: 'channel' must be between 1 and 31\n"
+            "bad.toml:13:1: [traffic] fax_share + modem_share + silence_share is more than 1\n"
+            "bad.toml:14:9: 'calls' must be between 1 and 1000000");
+}
+
 TEST(ScenarioFile, ErrorsCarryFileLineColumn) {
   const std::regex shape(R"(^bad\.toml:\d+:\d+: .+)");
   const std::vector<std::string> bad = {
