@@ -92,8 +92,8 @@ CallTracker::Call& CallTracker::open_call(Key key, const q931::Message& m, Times
       r.calling_presentation = m.calling.presentation;
     r.calling_name = wire_text(m.display.view());
     r.redirecting = wire_text(m.redirecting.digits.view());
-    r.numbers_truncated = m.calling.digits.truncated || m.called.digits.truncated ||
-                          m.redirecting.digits.truncated;
+    r.numbers_truncated =
+        m.calling.digits.truncated || m.called.digits.truncated || m.redirecting.digits.truncated;
     r.bearer = std::string(bearer_name(m.bearer));
     if (m.bearer.present && m.bearer.transfer_capability == 0x08) r.call_type = "data";
     if (m.channel.present && !m.channel.d_channel && m.channel.channel != 0) {
