@@ -388,5 +388,22 @@ TEST(Pcapng, DamagedFilesAreErrorsThatSayWhere) {
   }
 }
 
+TEST(Pcapng, OtherLinkTypesAreRefusedAndAnEmptyCaptureIsEmpty) {
+  Blocks eth{.big = false, .v = {}};
+  eth.section();
+  eth.interface(1, {{2}, name("eth0")});
+  eth.packet(0, 1, std::vector<std::uint8_t>(60, 0), std::nullopt);
+  eth.save(temp_path("ethernet.pcapng"));
+  EXPECT_EQ(read_all(temp_path("ethernet.pcapng")).error,
+            "link type 1 (EN10MB) is not a D-channel capture; expected LINUX_LAPD (177) or LAPD "
+            "(203)");
+  Blocks empty{.big = true, .v = {}};
+  empty.section();
+  empty.save(temp_path("empty.pcapng"));
+  const Read r = read_all(temp_path("empty.pcapng"));
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.frames.size(), 0u);
+}
+
 }  // namespace
 }  // namespace tw
