@@ -357,7 +357,10 @@ struct Simulator::Impl {
       d.time = f.time;
       d.bytes = f.bytes;
       sink.on_frame(d);
-      if (pcap.is_open()) pcap.write(d, role_of_span(f.span));
+      if (pcap.is_open() && !failed()) {
+        if (std::string err = pcap.write(d, role_of_span(f.span)); !err.empty())
+          fail(opt.pcap_path + ": " + err);
+      }
     }
     pending.clear();
   }
@@ -1035,7 +1038,7 @@ struct Simulator::Impl {
     ran = true;
     detail::silence_libpri();
     if (!opt.pcap_path.empty()) {
-      if (std::string err = pcap.open(opt.pcap_path); !err.empty())
+      if (std::string err = pcap.open(opt.pcap_path, opt.pcap_format); !err.empty())
         fail(opt.pcap_path + ": " + err);
     }
     if (audio_on) {
@@ -1079,7 +1082,10 @@ struct Simulator::Impl {
     if (audio_capture.is_open()) {
       if (std::string err = audio_capture.close(); !err.empty()) fail(err);
     }
-    if (pcap.is_open()) pcap.flush();
+    if (pcap.is_open()) {
+      if (std::string err = pcap.close(); !err.empty() && !failed())
+        fail(opt.pcap_path + ": " + err);
+    }
     finish_truth();
     sink.on_tick(now);
     hal::LineEvent end;

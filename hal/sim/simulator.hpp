@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hal/replay/pcap_io.hpp"
 #include "hal/sim/scenario.hpp"
 #include "trunkwatch/hal/source.hpp"
 
@@ -52,6 +53,9 @@ struct SimOptions {
   // it rings), interleaved in time order with the frames. With pcap_path, the audio is also
   // written next to it as WAV files and a manifest (docs/capture-format.md).
   bool audio = false;
+  // The capture's format: pcapng (one interface per span, which survives re-saving in
+  // Wireshark, 64-bit times) or classic pcap (docs/capture-format.md).
+  hal::CaptureFormat pcap_format = hal::CaptureFormat::Pcapng;
 };
 
 class Simulator : public hal::SpanSource {

@@ -68,13 +68,17 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   CLI::App* cmd = app.add_subcommand(
       "replay",
       "Decode a D-channel capture and write a record of every call.\n\n"
-      "FILE is a pcap of LAPD frames as Wireshark writes them (link type LINUX_LAPD, 177, whose\n"
-      "pseudo-header gives each frame's direction; LAPD, 203, is read with the direction taken\n"
-      "from the C/R bit). The side that captured (packet type 4 = sent) is the PBX. Calls whose\n"
+      "FILE is a pcapng or pcap file of LAPD frames as Wireshark writes them (link type\n"
+      "LINUX_LAPD, 177, whose pseudo-header gives each frame's direction; LAPD, 203, is read with\n"
+      "the direction taken from the C/R bit); in pcapng each span is an interface named spanN\n"
+      "(docs/capture-format.md). The side that captured (packet type 4 = sent) is the PBX. Calls "
+      "whose\n"
       "SETUP precedes the capture are reported as partial; calls still up at its end are closed\n"
       "with end_reason \"capture_end\". The fraud policy (docs/rules.md) judges every call;\n"
       "notices go to the log and --alerts-json. A summary goes to standard error.");
-  cmd->add_option("FILE", args->file, "Capture file (pcap)")->required()->option_text("FILE.pcap");
+  cmd->add_option("FILE", args->file, "Capture file (pcapng or pcap)")
+      ->required()
+      ->option_text("FILE.pcapng");
   args->outputs.add_options(*cmd);
   args->alerts.add_options(*cmd);
   cmd->add_option(

@@ -14,6 +14,7 @@ namespace {
 struct SimulateArgs {
   std::string scenario;
   std::string pcap;
+  std::string pcap_format = "pcapng";
   std::string truth;
   double speed = 0;
   bool audio = false;
@@ -45,9 +46,12 @@ int run_simulate(SimulateArgs& a) {
       return kExitFailure;
     }
   }
+  hal::CaptureFormat format = hal::CaptureFormat::Pcapng;
+  hal::parse_capture_format(a.pcap_format, format);
   sim::Simulator simulator(
       std::move(*scenario),
-      sim::SimOptions{.speed = a.speed, .pcap_path = a.pcap, .audio = a.audio});
+      sim::SimOptions{
+          .speed = a.speed, .pcap_path = a.pcap, .audio = a.audio, .pcap_format = format});
   PipelineOptions po;
   po.spans = simulator.spans();
   if (!po.spans.empty()) po.span_defaults = po.spans.front();
@@ -75,8 +79,16 @@ void add_simulate_command(CLI::App& app, int& exit_code) {
       "SCENARIO is a TOML file (see docs/scenarios.md) or 'demo' for the built-in site.\n"
       "--pcap writes what the tap saw (Wireshark reads it), --truth what really happened.");
   cmd->add_option("SCENARIO", args->scenario, "Scenario file, or 'demo'")->required();
-  cmd->add_option("--pcap", args->pcap, "Write every tapped frame to this capture file")
-      ->option_text("OUT.pcap");
+  cmd->add_option("--pcap", args->pcap,
+                  "Write every tapped frame to this capture file (pcapng unless --pcap-format "
+                  "says pcap, whatever its name)")
+      ->option_text("OUT.pcapng");
+  cmd->add_option("--pcap-format", args->pcap_format,
+                  "pcapng: one interface per span, which survives re-saving in Wireshark, "
+                  "64-bit times; pcap: classic, the span only in the pseudo-header (lost when "
+                  "Wireshark re-saves it), times up to 2106")
+      ->check(CLI::IsMember({"pcapng", "pcap"}))
+      ->capture_default_str();
   cmd->add_option("--truth", args->truth, "Write the ground truth, one JSON call per line")
       ->option_text("OUT.jsonl");
   cmd->add_option("--speed", args->speed,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hal/replay/audio_capture.hpp"
+#include "hal/replay/pcap_io.hpp"
 #include "tests/support/cli_harness.hpp"
 
 namespace tw {
@@ -317,6 +318,251 @@ TEST(ReplaySpans, SpanEntriesAreCheckedAndOptional) {
       "replay " + c.pcap.string() + " --audio " + (dir / "bad.audio.json").string(), dir);
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find("spans[0]: 'type' must be"), std::string::npos) << r.err;
+}
+
+// ---- times after 2038 -------------------------------------------------------------------------
+
+// One T1 with an outbound call to a premium number (a critical notice) and an inbound call,
+// from `start`.
+std::string future_site(const std::string& start) {
+  return R"(
+[scenario]
+name = "future"
+start = ")" +
+         start + R"("
+seed = 5
+
+[[span]]
+id = 1
+type = "t1"
+
+[[call]]
+at = 1
+span = 1
+direction = "outbound"
+calling = "3035550112"
+called = "19005551234"
+ring = 1
+answer_after = 2
+talk = 5
+
+[[call]]
+at = 2
+span = 1
+direction = "inbound"
+calling = "2125550100"
+called = "3035550111"
+ring = 1
+answer_after = 1
+talk = 3
+)";
+}
+
+std::multiset<std::string> notice_times(const std::string& jsonl) {
+  std::multiset<std::string> out;
+  for (const Json& n : json_lines(jsonl))
+    out.insert(n["time"].get<std::string>() + " " + n["category"].get<std::string>());
+  return out;
+}
+
+TEST(ReplaySpans, CapturesAfter2038KeepTheirTimes) {
+  struct Case {
+    std::string start, format;
+  };
+  const Case cases[] = {{"2040-01-05T09:00:00Z", "pcap"},
+                        {"2040-01-05T09:00:00Z", "pcapng"},
+                        {"2105-06-01T09:00:00Z", "pcap"},
+                        {"2107-06-01T09:00:00Z", "pcapng"}};
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.start + " " + c.format);
+    const fs::path dir = temp_dir() / ("future" + std::to_string(++n));
+    fs::create_directories(dir);
+    write_file(dir / "site.toml", future_site(c.start));
+    const fs::path pcap = dir / "site.pcap";
+    auto r = run_trunkwatch("simulate " + (dir / "site.toml").string() + " --pcap " +
+                                pcap.string() + " --pcap-format " + c.format + " --truth " +
+                                (dir / "truth.jsonl").string() + " --alerts-json " +
+                                (dir / "live-alerts.jsonl").string(),
+                            dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string year = c.start.substr(0, 5);  // "2040-"
+    const auto truth = by_key(json_lines(slurp(dir / "truth.jsonl")));
+    ASSERT_EQ(truth.size(), 2u);
+    for (const auto& [k, t] : truth) EXPECT_EQ(t["start"].get<std::string>().substr(0, 5), year);
+
+    r = run_trunkwatch("replay " + pcap.string() + " --cdr-json - --cdr-db " +
+                           (dir / "calls.sqlite").string() + " --alerts-json " +
+                           (dir / "alerts.jsonl").string(),
+                       dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::vector<Json> replayed = json_lines(r.out);
+    ASSERT_EQ(replayed.size(), 2u);
+    for (const Json& rec : replayed) {
+      SCOPED_TRACE(rec.dump());
+      ASSERT_TRUE(truth.contains(key(rec)));  // same span, channel and start to the millisecond
+      EXPECT_EQ(rec["end"], truth.at(key(rec))["end"]);
+    }
+    // The notices carry the capture's times, as in the live run.
+    const auto notices = notice_times(slurp(dir / "alerts.jsonl"));
+    ASSERT_FALSE(notices.empty());
+    for (const std::string& t : notices) EXPECT_EQ(t.substr(0, 5), year) << t;
+    EXPECT_EQ(notices, notice_times(slurp(dir / "live-alerts.jsonl")));
+    // And the database keeps them: the report's --since finds both calls from that day on.
+    r = run_trunkwatch(
+        "report --db " + (dir / "calls.sqlite").string() + " --since " + c.start.substr(0, 10),
+        dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::set<std::string> starts;
+    for (const auto& [k, t] : truth) starts.insert(t["start"].get<std::string>());
+    EXPECT_NE(r.out.find("Call records: 2 calls (0 partial), starting " + *starts.begin() + " to " +
+                         *starts.rbegin()),
+              std::string::npos)
+        << r.out;
+  }
+
+  // Classic pcap cannot hold 2107 (unsigned 32-bit seconds end in 2106): refused, plainly.
+  const fs::path dir = temp_dir() / "future-classic";
+  fs::create_directories(dir);
+  write_file(dir / "site.toml", future_site("2107-06-01T09:00:00Z"));
+  const auto r = run_trunkwatch("simulate " + (dir / "site.toml").string() + " --pcap " +
+                                    (dir / "site.pcap").string() + " --pcap-format pcap",
+                                dir);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find((dir / "site.pcap").string() +
+                       ": a frame at 2107-06-01T08:59:59.500Z cannot be stored: pcap holds "
+                       "times from 1970-01-01 to 2106-02-07T06:28:15.999Z (32-bit seconds); "
+                       "write pcapng, which holds 64-bit times"),
+            std::string::npos)
+      << r.err;
+}
+
+// ---- re-saving in Wireshark --------------------------------------------------------------------
+
+// Two busy T1s: enough I-frames on each link for their sequences to be told apart.
+std::string two_spans() {
+  return R"(
+[scenario]
+name = "two spans"
+start = 2027-03-02T08:15:00Z
+seed = 23
+
+[[span]]
+id = 1
+type = "t1"
+
+[[span]]
+id = 2
+type = "t1"
+
+[traffic]
+calls = 60
+duration_s = 300
+)";
+}
+
+bool have_editcap() {
+  return std::system("command -v editcap >/dev/null 2>&1") == 0;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::multiset<std::string> records(const std::vector<Json>& calls) {
+  std::multiset<std::string> out;
+  for (const Json& c : calls) out.insert(c.dump());
+  return out;
+}
+
+TEST(ReplaySpans, SpansSurviveWiresharkResavingAPcapng) {
+  if (!have_editcap()) GTEST_SKIP() << "editcap (wireshark-common) not installed";
+  const fs::path dir = temp_dir() / "resave";
+  fs::create_directories(dir);
+  write_file(dir / "site.toml", two_spans());
+  Capture c;
+  c.pcap = dir / "site.pcapng";
+  auto r = run_trunkwatch("simulate " + (dir / "site.toml").string() + " --pcap " +
+                              c.pcap.string() + " --cdr-json " + (dir / "live.jsonl").string(),
+                          dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<Json> live = json_lines(slurp(dir / "live.jsonl"));
+  ASSERT_GE(live.size(), 50u);
+  std::set<int> spans;
+  for (const Json& l : live) spans.insert(l["span"].get<int>());
+  EXPECT_EQ(spans, (std::set<int>{1, 2}));
+
+  // Re-saved as Wireshark saves (editcap is its file writer): the interfaces and the
+  // direction flags survive, so every call is where it was.
+  const fs::path resaved = dir / "resaved.pcapng";
+  ASSERT_EQ(std::system(("editcap -F pcapng " + c.pcap.string() + " " + resaved.string()).c_str()),
+            0);
+  r = run_trunkwatch("replay " + resaved.string() + " --cdr-json -", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(records(json_lines(r.out)), records(live));
+  EXPECT_EQ(r.err.find("several D-channels"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("malformed 0"), std::string::npos) << r.err;
+}
+
+TEST(ReplaySpans, ClassicPcapWithSpansMergedByResavingIsFlaggedOnce) {
+  if (!have_editcap()) GTEST_SKIP() << "editcap (wireshark-common) not installed";
+  const fs::path dir = temp_dir() / "resave-classic";
+  fs::create_directories(dir);
+  write_file(dir / "site.toml", two_spans());
+  const fs::path pcap = dir / "site.pcap";
+  auto r = run_trunkwatch("simulate " + (dir / "site.toml").string() + " --pcap " + pcap.string() +
+                              " --pcap-format pcap --cdr-json " + (dir / "live.jsonl").string(),
+                          dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<Json> live = json_lines(slurp(dir / "live.jsonl"));
+  // The I-frames (SAPI 0) each side sent, both spans together: what the warning counts.
+  std::map<hal::Side, int> i_frames;
+  {
+    hal::PcapReader reader;
+    ASSERT_EQ(reader.open(pcap.string()), "");
+    hal::CapturedFrame cf;
+    while (reader.next(cf) == hal::ReadStatus::Frame)
+      if (cf.bytes.size() >= 4 && (cf.bytes[0] >> 2) == 0 && (cf.bytes[2] & 1) == 0)
+        ++i_frames[cf.from];
+  }
+  ASSERT_GT(i_frames[hal::Side::Pbx], 100);
+
+  // The original classic capture keeps its spans (in the pseudo-header), and no warning.
+  r = run_trunkwatch("replay " + pcap.string() + " --cdr-json -", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(records(json_lines(r.out)), records(live));
+  EXPECT_EQ(r.err.find("several D-channels"), std::string::npos) << r.err;
+
+  // Re-saved as classic pcap (and as pcapng from a classic file): span numbers zeroed, both
+  // links read as span 1. The replay says so once, with the counts.
+  for (const std::string format : {"pcap", "pcapng"}) {
+    SCOPED_TRACE(format);
+    const fs::path resaved = dir / ("resaved." + format);
+    ASSERT_EQ(std::system(
+                  ("editcap -F " + format + " " + pcap.string() + " " + resaved.string()).c_str()),
+              0);
+    // No manifest beside it: a re-saved file travels alone.
+    r = run_trunkwatch("replay " + resaved.string() + " --cdr-json -", dir);
+    ASSERT_EQ(r.code, 0) << r.err;
+    for (const Json& rec : json_lines(r.out)) EXPECT_EQ(rec["span"], 1);
+    EXPECT_EQ(count(r.err, "several D-channels"), 1u) << r.err;
+    EXPECT_NE(r.err.find("trunkwatch: warning: " + resaved.string() +
+                         ": several D-channels seem to be recorded under one span number (span "
+                         "1: the PBX's I-frames (TEI 0) ran in 2 interleaved sequences, "),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find(" alternations in " + std::to_string(i_frames[hal::Side::Pbx]) +
+                         " I-frames; span 1: the carrier's I-frames (TEI 0) ran in 2 interleaved "
+                         "sequences, "),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find(" alternations in " + std::to_string(i_frames[hal::Side::Carrier]) +
+                         " I-frames): their calls are mixed."),
+              std::string::npos)
+        << r.err;
+  }
 }
 
 }  // namespace

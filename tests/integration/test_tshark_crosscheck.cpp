@@ -1,12 +1,14 @@
 // Cross-check against an independent decoder: tshark (Wireshark's dissectors) and trunkwatch
-// decode the same simulator capture; per frame, message type, call reference, numbers, cause
-// and channel must agree.
+// decode the same simulator capture, as pcapng and as classic pcap; per frame, message type,
+// call reference, numbers, cause and channel must agree, and in pcapng the span (the interface
+// name) and the direction (the packet flags) too.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "hal/replay/pcap_io.hpp"
@@ -26,10 +28,12 @@ struct NullSink : hal::SpanSink {
 // The fields compared, as text, in tshark's formatting.
 struct Row {
   std::string type, flag, cref, calling, called, cause, channel;
+  std::string interface, direction;  // pcapng: "span2", "outbound"/"inbound"
   std::string str() const {
     return "type=" + type + " flag=" + flag + " cref=" + cref + " calling=" + calling +
            " called=" + called + " cause=" + cause + " channel=" + channel;
   }
+  std::string where() const { return interface + " " + direction; }
 };
 
 std::vector<std::string> split(const std::string& line, char sep) {
@@ -63,7 +67,11 @@ std::string call_ref_from_hex(const std::string& s) {
   }
 }
 
-TEST(TsharkCrossCheck, EveryQ931FrameDecodesTheSame) {
+class TsharkCrossCheck : public testing::TestWithParam<hal::CaptureFormat> {};
+
+TEST_P(TsharkCrossCheck, EveryQ931FrameDecodesTheSame) {
+  const hal::CaptureFormat format = GetParam();
+  const bool pcapng = format == hal::CaptureFormat::Pcapng;
   if (std::system("command -v tshark >/dev/null 2>&1") != 0) GTEST_SKIP() << "tshark not installed";
   std::string error;
   auto scenario = sim::parse_scenario(R"(
@@ -90,8 +98,9 @@ keypad_share = 0.2
   const auto dir =
       std::filesystem::temp_directory_path() / ("tw-tshark-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  const std::string pcap = (dir / "cross.pcap").string();
-  sim::Simulator simulator(*scenario, sim::SimOptions{.speed = 0, .pcap_path = pcap});
+  const std::string pcap = (dir / ("cross." + std::string(hal::to_string(format)))).string();
+  sim::Simulator simulator(*scenario,
+                           sim::SimOptions{.speed = 0, .pcap_path = pcap, .pcap_format = format});
   NullSink sink;
   ASSERT_FALSE(simulator.run(sink));
 
@@ -101,7 +110,8 @@ keypad_share = 0.2
       "tshark -n -r " + pcap +
       " -T fields -E separator=/t -E occurrence=f -e frame.number -e q931.message_type"
       " -e q931.call_ref_flag -e q931.call_ref -e q931.calling_party_number.digits"
-      " -e q931.called_party_number.digits -e q931.cause_value -e q931.channel.number > " +
+      " -e q931.called_party_number.digits -e q931.cause_value -e q931.channel.number"
+      " -e frame.interface_name -e frame.packet_flags_direction > " +
       fields + " 2>/dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::vector<Row> theirs;
@@ -109,23 +119,31 @@ keypad_share = 0.2
     std::ifstream in(fields);
     for (std::string line; std::getline(in, line);) {
       auto f = split(line, '\t');
-      f.resize(8);
+      f.resize(10);
+      const std::string direction = f[9] == "0x00000001"   ? "inbound"
+                                    : f[9] == "0x00000002" ? "outbound"
+                                                           : f[9];
       theirs.push_back({f[1].empty() ? "" : hex2(std::stoul(f[1], nullptr, 0)),
                         f[2] == "True"    ? "1"
                         : f[2] == "False" ? "0"
                                           : f[2],
-                        call_ref_from_hex(f[3]), f[4], f[5], f[6], f[7]});
+                        call_ref_from_hex(f[3]), f[4], f[5], f[6], f[7], f[8], direction});
     }
   }
 
   // Ours.
   hal::PcapReader reader;
   ASSERT_EQ(reader.open(pcap), "");
+  EXPECT_EQ(reader.format(), format);
   std::vector<Row> ours;
   hal::CapturedFrame cf;
   q931::Message m;
   while (reader.next(cf) == hal::ReadStatus::Frame) {
     Row row;
+    if (pcapng) {
+      row.interface = "span" + std::to_string(cf.span);
+      row.direction = cf.from == hal::Side::Pbx ? "outbound" : "inbound";
+    }
     q921::Frame l2;
     const bool q931_frame = q921::parse(cf.bytes, l2) == q921::ParseError::None && l2.sapi == 0 &&
                             (l2.kind == q921::FrameKind::I ||
@@ -146,13 +164,25 @@ keypad_share = 0.2
 
   ASSERT_EQ(ours.size(), theirs.size());
   std::size_t compared = 0;
+  std::set<std::string> interfaces;
   for (std::size_t i = 0; i < ours.size(); ++i) {
+    EXPECT_EQ(ours[i].where(), theirs[i].where()) << "frame " << i + 1;
+    interfaces.insert(theirs[i].interface);
     if (theirs[i].type.empty() && ours[i].type.empty()) continue;  // link control
     EXPECT_EQ(ours[i].str(), theirs[i].str()) << "frame " << i + 1;
     ++compared;
   }
   EXPECT_GT(compared, 1500u);
+  const std::set<std::string> expected =
+      pcapng ? std::set<std::string>{"span1", "span2"} : std::set<std::string>{""};
+  EXPECT_EQ(interfaces, expected);
 }
+
+INSTANTIATE_TEST_SUITE_P(Formats, TsharkCrossCheck,
+                         testing::Values(hal::CaptureFormat::Pcapng, hal::CaptureFormat::Pcap),
+                         [](const testing::TestParamInfo<hal::CaptureFormat>& i) {
+                           return std::string(hal::to_string(i.param));
+                         });
 
 }  // namespace
 }  // namespace tw
