@@ -2,10 +2,14 @@
 
 #include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -148,6 +152,8 @@ const std::vector<KeySpec>& schema() {
       {"notices.default_policy", Kind::Bool, ""},
       {"notices.mask_digits", Kind::Bool, ""},
       {"notices.exec_timeout_s", Kind::Num, "seconds"},
+      {"notices.exec_max_running", Kind::Int, "hooks"},
+      {"notices.exec_max_queued", Kind::Int, "hooks"},
       {"email.to", Kind::StrList, "addresses"},
       {"email.from", Kind::Str, "address"},
       {"email.transport", Kind::Str, "sendmail, smtp, maildir"},
@@ -164,6 +170,8 @@ const std::vector<KeySpec>& schema() {
       {"email.warn_after_s", Kind::Num, "seconds"},
       {"email.timeout_s", Kind::Num, "seconds"},
       {"email.subject_prefix", Kind::Str, "text"},
+      {"email.max_per_window", Kind::Int, "mails, 0 = no limit"},
+      {"email.window_s", Kind::Num, "seconds"},
       {"daemon.records_dir", Kind::Str, "path"},
       {"daemon.json_records", Kind::Bool, ""},
       {"daemon.control_socket", Kind::Str, "path"},
@@ -222,6 +230,7 @@ const std::vector<KeySpec>& schema() {
       {"policy.#.call_type", Kind::StrList, "voice, fax, modem, data"},
       {"policy.#.action", Kind::StrList, "allow, log, alert, digest, hangup, exec"},
       {"policy.#.exec", Kind::StrList, "argv"},
+      {"policy.#.severity", Kind::Str, "info, warning, critical: raise to at least"},
   };
   return kSchema;
 }
@@ -300,8 +309,9 @@ std::string toml_quote(std::string_view s) {
 
 class Reader {
  public:
-  Reader(std::string source, std::vector<std::string>& errors)
-      : source_(std::move(source)), errors_(errors) {}
+  Reader(std::string source, std::vector<std::string>& errors,
+         std::vector<std::string>* warnings = nullptr)
+      : source_(std::move(source)), errors_(errors), warnings_(warnings) {}
 
   std::string where(const toml::source_region& r) const {
     if (r.path && r.path->starts_with("--set ")) return *r.path;
@@ -313,6 +323,10 @@ class Reader {
     errors_.push_back(where(r) + ": " + msg);
   }
   void error(const toml::node& n, const std::string& msg) const { error(n.source(), msg); }
+  // Valid but probably not what the site meant (check-config prints it, the daemon logs it).
+  void warn(const toml::node& n, const std::string& msg) const {
+    if (warnings_) warnings_->push_back(where(n.source()) + ": " + msg);
+  }
   // An error inside a single-line string value, `offset` bytes into its text.
   void error_in_string(const toml::node& n, std::size_t offset, const std::string& msg) const {
     toml::source_region r = n.source();
@@ -572,9 +586,52 @@ class Reader {
  private:
   std::string source_;
   std::vector<std::string>& errors_;
+  std::vector<std::string>* warnings_;
 };
 
 // ---- sections --------------------------------------------------------------------------
+
+// Weekly hours whose ranges overlap on a day ("Mon-Fri 08:00-18:00; Fri 12:00-20:00") are
+// valid, but usually a typo in a day or a time: name the first overlap of each day.
+void warn_overlapping_hours(const Reader& r, const toml::node& n, std::string_view key,
+                            const WeeklyHours& hours) {
+  static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
+                                                       "Thu", "Fri", "Sat"};
+  auto clock = [](int minute) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%02d:%02d", minute / 60, minute % 60);
+    return std::string(buf);
+  };
+  std::string found;
+  for (unsigned d : {1u, 2u, 3u, 4u, 5u, 6u, 0u}) {
+    auto ranges = hours.ranges[d];
+    std::sort(ranges.begin(), ranges.end());
+    for (std::size_t i = 1; i < ranges.size(); ++i) {
+      if (ranges[i].first < ranges[i - 1].second) {
+        found += std::string(found.empty() ? "" : ", ") + kDays[d] + " " +
+                 clock(ranges[i - 1].first) + "-" + clock(ranges[i - 1].second) + " and " +
+                 clock(ranges[i].first) + "-" + clock(ranges[i].second);
+        break;
+      }
+    }
+  }
+  if (!found.empty())
+    r.warn(n, std::string(key) + ": overlapping time ranges (" + found +
+                  "): each day and time should be listed once; check the days and times");
+}
+
+// An exec hook that cannot run is found at the first notice otherwise, in the middle of an
+// incident.
+void warn_unusable_program(const Reader& r, const toml::node& n, const std::string& program) {
+  struct stat st {};
+  if (::stat(program.c_str(), &st) != 0)
+    r.warn(n, "exec: the program '" + program + "' does not exist (" + std::strerror(errno) + ")");
+  else if (!S_ISREG(st.st_mode))
+    r.warn(n, "exec: '" + program + "' is not a regular file");
+  else if (::access(program.c_str(), X_OK) != 0)
+    r.warn(n,
+           "exec: the program '" + program + "' is not executable (" + std::strerror(errno) + ")");
+}
 
 void read_site(const Reader& r, const toml::table& root, Config& c, std::vector<Holiday>& holidays,
                std::optional<WeeklyHours>& hours) {
@@ -587,7 +644,10 @@ void read_site(const Reader& r, const toml::table& root, Config& c, std::vector<
     c.site.business_hours = *n->value<std::string>();
     HoursError e;
     hours = parse_weekly_hours(c.site.business_hours, e);
-    if (!hours) r.error_in_string(*n, e.offset, "site.business_hours: " + e.message);
+    if (!hours)
+      r.error_in_string(*n, e.offset, "site.business_hours: " + e.message);
+    else
+      warn_overlapping_hours(r, *n, "site.business_hours", *hours);
   } else if (n) {
     r.error(*n, "'business_hours' must be a string (\"Mon-Fri 08:00-18:00\")");
   }
@@ -747,15 +807,17 @@ void read_lines(const Reader& r, const toml::table& root, Config& c) {
 void read_notices(const Reader& r, const toml::table& root, NoticeSettings& n) {
   const toml::table* t = r.table(root, "notices", "notices");
   if (!t) return;
-  r.only_keys(
-      *t, "[notices]",
-      {"suppress_s", "digest_s", "digest_max", "default_policy", "mask_digits", "exec_timeout_s"});
+  r.only_keys(*t, "[notices]",
+              {"suppress_s", "digest_s", "digest_max", "default_policy", "mask_digits",
+               "exec_timeout_s", "exec_max_running", "exec_max_queued"});
   if (auto v = r.number(*t, "suppress_s", 0, 30 * 86400)) n.suppress_s = *v;
   if (auto v = r.number(*t, "digest_s", 60, 7 * 86400)) n.digest_s = *v;
   if (auto v = r.integer(*t, "digest_max", 1, 100000)) n.digest_max = *v;
   if (auto v = r.boolean(*t, "default_policy")) n.default_policy = *v;
   if (auto v = r.boolean(*t, "mask_digits")) n.mask_digits = *v;
   if (auto v = r.number(*t, "exec_timeout_s", 1, 3600)) n.exec_timeout_s = *v;
+  if (auto v = r.integer(*t, "exec_max_running", 1, 256)) n.exec_max_running = *v;
+  if (auto v = r.integer(*t, "exec_max_queued", 0, 100000)) n.exec_max_queued = *v;
 }
 
 void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
@@ -764,7 +826,7 @@ void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
   r.only_keys(*t, "[email]",
               {"to", "from", "transport", "sendmail", "smtp_url", "starttls", "username",
                "password_file", "ca_file", "maildir", "spool_dir", "retry_min_s", "retry_max_s",
-               "warn_after_s", "timeout_s", "subject_prefix"});
+               "warn_after_s", "timeout_s", "subject_prefix", "max_per_window", "window_s"});
   if (auto nodes = r.strings(*t, "to")) {
     for (const toml::node* n : *nodes) {
       const std::string a = *n->value<std::string>();
@@ -841,6 +903,8 @@ void read_email(const Reader& r, const toml::table& root, EmailSettings& e) {
     else
       e.subject_prefix = *v;
   }
+  if (auto v = r.integer(*t, "max_per_window", 0, 100000)) e.max_per_window = *v;
+  if (auto v = r.number(*t, "window_s", 1, 86400)) e.window_s = *v;
   if (e.retry_max_s < e.retry_min_s)
     r.error(*t, "email: retry_max_s must not be below retry_min_s");
 }
@@ -1096,7 +1160,10 @@ void read_profiles(const Reader& r, const toml::table& root, Config& c) {
         } else {
           HoursError e;
           p.hours = parse_weekly_hours(p.hours_text, e);
-          if (!p.hours) r.error_in_string(*n, e.offset, "hours: " + e.message);
+          if (!p.hours)
+            r.error_in_string(*n, e.offset, "hours: " + e.message);
+          else
+            warn_overlapping_hours(r, *n, "profile " + p.name + ": hours", *p.hours);
         }
       }
     }
@@ -1140,7 +1207,7 @@ void read_policy(const Reader& r, const toml::table& root, Config& c) {
     ++index;
     r.only_keys(*t, "[[policy]]",
                 {"name", "category", "min_severity", "direction", "profile", "class", "window",
-                 "call_type", "action", "exec"});
+                 "call_type", "action", "exec", "severity"});
     PolicyRule rule;
     rule.name = r.str(*t, "name").value_or("rule-" + std::to_string(index));
     rule.categories = parse_list<Category>(r, *t, "category", parse_category, categories);
@@ -1151,6 +1218,14 @@ void read_policy(const Reader& r, const toml::table& root, Config& c) {
         r.error(*n, "'min_severity' must be \"info\", \"warning\" or \"critical\"");
       else
         rule.min_severity = *v;
+    }
+    if (const toml::node* n = t->get("severity")) {
+      const auto s = n->value<std::string>();
+      const auto v = s ? parse_severity(*s) : std::nullopt;
+      if (!v)
+        r.error(*n, "'severity' must be \"info\", \"warning\" or \"critical\"");
+      else
+        rule.severity = *v;
     }
     if (const toml::node* n = t->get("direction")) {
       const auto s = n->value<std::string>();
@@ -1195,6 +1270,8 @@ void read_policy(const Reader& r, const toml::table& root, Config& c) {
       if (rule.exec.empty() || !rule.exec[0].starts_with('/'))
         r.error(*t->get("exec"),
                 "'exec' must start with the absolute path of the program (no shell is used)");
+      else
+        warn_unusable_program(r, *t->get("exec"), rule.exec[0]);
       if (!exec) r.error(*t->get("exec"), "'exec' is set but 'action' has no \"exec\"");
     } else if (exec && !t->get("exec")) {
       r.error(*t->get("action"), "action \"exec\" needs 'exec' (the program and its arguments)");
@@ -1319,7 +1396,7 @@ std::vector<std::string> config_keys() {
 ConfigResult parse_config(std::string_view text, const std::string& source,
                           const ConfigOptions& options) {
   ConfigResult result;
-  Reader r(source, result.errors);
+  Reader r(source, result.errors, &result.warnings);
   toml::table root;
   try {
     root = toml::parse(text, std::string_view(source));

@@ -142,6 +142,10 @@ struct NoticeSettings {
   bool default_policy = true;
   bool mask_digits = true;
   double exec_timeout_s = 30;
+  // Exec hooks running at once; the rest wait in order, at most exec_max_queued of them (a
+  // hook beyond that is not run: counted and logged, its notice says "exec_failed").
+  std::int64_t exec_max_running = 4;
+  std::int64_t exec_max_queued = 1000;
 };
 
 // Alert email (rules/actions/mail.hpp): through the local sendmail or directly over SMTP.
@@ -162,6 +166,10 @@ struct EmailSettings {
   double warn_after_s = 3600;  // undelivered this long: an error log line
   double timeout_s = 30;       // per delivery attempt
   std::string subject_prefix = "[trunkwatch]";
+  // At most max_per_window notice mails per window_s of source time (0 = no limit); the
+  // notices beyond go into one summary mail at the end of the window.
+  std::int64_t max_per_window = 20;
+  double window_s = 600;
   bool enabled() const { return !to.empty(); }
 };
 

@@ -50,6 +50,12 @@ void mask_record(calls::CallRecord& r) {
     if (e.kind != calls::InbandEvent::Kind::Tone && e.digit != '#') e.digit = '*';
 }
 
+HookRunner::Limits hook_limits(const NoticeSettings& n) {
+  return {std::chrono::milliseconds(static_cast<std::int64_t>(n.exec_timeout_s * 1000)),
+          static_cast<std::size_t>(n.exec_max_running),
+          static_cast<std::size_t>(n.exec_max_queued)};
+}
+
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const Config> config, NoticeSink& notices,
@@ -62,8 +68,7 @@ Engine::Engine(std::shared_ptr<const Config> config, NoticeSink& notices,
       suppressor_(whole_seconds(config_->notices.suppress_s)),
       digest_(whole_seconds(config_->notices.digest_s),
               static_cast<std::size_t>(config_->notices.digest_max)),
-      hooks_(std::chrono::milliseconds(
-          static_cast<std::int64_t>(config_->notices.exec_timeout_s * 1000))) {}
+      hooks_(hook_limits(config_->notices)) {}
 
 Engine::~Engine() = default;
 
@@ -71,8 +76,7 @@ void Engine::reload(std::shared_ptr<const Config> config) {
   config_ = std::move(config);
   suppressor_.set_interval(whole_seconds(config_->notices.suppress_s));
   digest_.set_interval(whole_seconds(config_->notices.digest_s));
-  hooks_.set_timeout(
-      std::chrono::milliseconds(static_cast<std::int64_t>(config_->notices.exec_timeout_s * 1000)));
+  hooks_.set_limits(hook_limits(config_->notices));
 }
 
 bool Engine::wait_for_hooks(std::chrono::milliseconds limit) {
@@ -276,6 +280,7 @@ void Engine::raise(detail::Detection d) {
   const std::vector<Action> log_only = {Action::Log};
   const std::vector<Action>& actions = rule ? rule->actions : log_only;
   n.rule = rule ? rule->name : "(no rule)";
+  n.severity = decided_severity(rule, d.severity);
   if (std::find(actions.begin(), actions.end(), Action::Allow) != actions.end()) {
     ++stats_.allowed;
     return;
@@ -359,6 +364,7 @@ void Engine::on_tick(Timestamp now) {
     ++stats_.digests;
     notices_.on_digest(*dg);
   }
+  notices_.on_tick(now_);
   if (now_ - last_prune_ >= 60s) {
     last_prune_ = now_;
     suppressor_.prune(now_);
@@ -374,6 +380,7 @@ void Engine::finish(Timestamp now) {
     ++stats_.digests;
     notices_.on_digest(*dg);
   }
+  notices_.on_finish(now_);
   stats_.hook_failures += hooks_.reap();
 }
 

@@ -101,6 +101,11 @@ class NoticeSink {
   virtual void on_notice(const Notice& notice) = 0;
   // A digest period closed with at least one notice in it.
   virtual void on_digest(const Digest& /*digest*/) {}
+  // The source's clock advanced (periods that end without a notice, such as the mail limit's
+  // window, close here).
+  virtual void on_tick(Timestamp /*now*/) {}
+  // The end of the source or shutdown: whatever a sink holds back goes out now.
+  virtual void on_finish(Timestamp /*now*/) {}
 };
 
 // Hands every notice and digest to several sinks, in order (JSON lines, mail, syslog).
@@ -112,6 +117,12 @@ class NoticeFanout final : public NoticeSink {
   }
   void on_digest(const Digest& d) override {
     for (NoticeSink* s : sinks_) s->on_digest(d);
+  }
+  void on_tick(Timestamp now) override {
+    for (NoticeSink* s : sinks_) s->on_tick(now);
+  }
+  void on_finish(Timestamp now) override {
+    for (NoticeSink* s : sinks_) s->on_finish(now);
   }
 
  private:

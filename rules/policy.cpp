@@ -17,8 +17,10 @@ bool listed(const std::vector<T>& v, const T& x) {
 }
 
 PolicyRule rule(std::string name, std::vector<Category> categories, std::vector<Action> actions,
-                Severity min = Severity::Info, std::vector<TimeWindow> windows = {}) {
+                Severity min = Severity::Info, std::vector<TimeWindow> windows = {},
+                std::optional<Severity> raise_to = std::nullopt) {
   PolicyRule r;
+  r.severity = raise_to;
   r.name = std::move(name);
   r.categories = std::move(categories);
   r.actions = std::move(actions);
@@ -63,6 +65,11 @@ bool matches(const PolicyRule& r, const PolicyInput& in) {
   return true;
 }
 
+Severity decided_severity(const PolicyRule* rule, Severity detected) {
+  if (!rule || !rule->severity) return detected;
+  return std::max(detected, *rule->severity);
+}
+
 const PolicyRule* decide(const std::vector<PolicyRule>& rules, const PolicyInput& in) {
   for (const PolicyRule& r : rules)
     if (matches(r, in)) return &r;
@@ -80,7 +87,10 @@ std::vector<PolicyRule> default_policy() {
       rule("premium", {C::Premium}, {A::Alert}),
       // Critical = a class the source's profile does not allow.
       rule("international-not-allowed", {C::International}, {A::Alert}, Severity::Critical),
-      rule("international-after-hours", {C::International}, {A::Alert}, Severity::Info, off_hours),
+      // An allowed international call is "info" to the destination detector; at night, on a
+      // weekend or a holiday it is what toll fraud looks like.
+      rule("international-after-hours", {C::International}, {A::Alert}, Severity::Info, off_hours,
+           Severity::Warning),
       rule("international-business-hours", {C::International}, {A::Allow}),
       // CUCM and Avaya block off-net to off-net by default: cut it on strong evidence.
       rule("through-dial", redial, {A::Alert, A::Hangup}, Severity::Critical),

@@ -32,7 +32,10 @@ struct PolicyRule {
   std::vector<std::string> call_types;  // "voice", "fax", "modem", "data"
   std::vector<Action> actions;
   std::vector<std::string> exec;  // argv template of the exec action (docs/rules.md)
-  bool builtin = false;           // from the default table
+  // Raises the notice's severity to at least this (never lowers it): the detector judges
+  // what happened, the site's rule may judge it worse (an international call at night).
+  std::optional<Severity> severity;
+  bool builtin = false;  // from the default table
 };
 
 // What a rule is matched against.
@@ -50,6 +53,10 @@ struct PolicyInput {
 bool matches(const PolicyRule& rule, const PolicyInput& in);
 // The first rule that matches, or nullptr (the engine then logs the notice).
 const PolicyRule* decide(const std::vector<PolicyRule>& rules, const PolicyInput& in);
+
+// The severity a notice goes out with once `rule` decided: the detector's, raised to the
+// rule's `severity` when that is higher.
+Severity decided_severity(const PolicyRule* rule, Severity detected);
 
 // The built-in table used when the config does not turn it off (after the site's own rules).
 std::vector<PolicyRule> default_policy();

@@ -43,6 +43,7 @@ void LogNotices::on_digest(const rules::Digest& d) {
 }
 
 NoticeOutputs::~NoticeOutputs() {
+  if (mail_notices_) mail_notices_->flush();  // a summary still owed goes to the spool
   if (mail_queue_) mail_queue_->stop();
 }
 

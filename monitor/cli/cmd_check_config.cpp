@@ -29,6 +29,9 @@ void print_summary(const rules::Config& c) {
   for (const rules::Profile& p : c.profiles) std::cout << " " << p.name;
   std::cout << "\n  policy: " << c.site_rules << " rule(s) of the site, "
             << c.rules.size() - c.site_rules << " default rule(s)\n";
+  std::cout << "  exec hooks: at most " << c.notices.exec_max_running << " at once, "
+            << c.notices.exec_max_queued << " waiting, killed after " << c.notices.exec_timeout_s
+            << " s\n";
   const auto& d = c.detectors;
   const std::pair<const char*, bool> detectors[] = {
       {"destination", d.destination.enabled},
@@ -53,9 +56,21 @@ void print_summary(const rules::Config& c) {
     std::cout << "  no remote-access numbers: trunk-to-trunk patterns are watched instead of "
                  "through-dialing\n";
   if (c.email.enabled()) {
-    std::cout << "  email: " << c.email.to.size() << " recipient(s) by "
-              << (c.email.transport == "smtp" ? c.email.smtp_url : c.email.sendmail) << ", spool "
-              << c.email.spool_dir << "\n";
+    const auto& e = c.email;
+    std::cout << "  email: " << e.to.size() << " recipient(s) by ";
+    if (e.transport == "smtp")
+      std::cout << "SMTP " << e.smtp_url << " (STARTTLS " << e.starttls << ")";
+    else if (e.transport == "maildir")
+      std::cout << "Maildir " << e.maildir;
+    else
+      std::cout << "sendmail " << e.sendmail;
+    std::cout << ", spool " << e.spool_dir;
+    if (e.max_per_window > 0)
+      std::cout << ", at most " << e.max_per_window << " per " << e.window_s
+                << " s (then one summary)";
+    else
+      std::cout << ", no mail limit";
+    std::cout << "\n";
   } else {
     std::cout << "  email: no recipients (email.to): alerts are not mailed\n";
   }

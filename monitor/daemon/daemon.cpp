@@ -39,6 +39,12 @@ class CurrentNotices final : public rules::NoticeSink {
   void on_digest(const rules::Digest& d) override {
     if (sink_) sink_->on_digest(d);
   }
+  void on_tick(rules::Timestamp now) override {
+    if (sink_) sink_->on_tick(now);
+  }
+  void on_finish(rules::Timestamp now) override {
+    if (sink_) sink_->on_finish(now);
+  }
 
  private:
   rules::NoticeSink* sink_ = nullptr;

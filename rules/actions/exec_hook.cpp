@@ -5,11 +5,13 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <boost/log/trivial.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <thread>
+#include <utility>
 
 namespace tw::rules {
 
@@ -104,16 +106,55 @@ std::vector<std::string> hook_env(const Notice& n) {
   return env;
 }
 
+HookRunner::HookRunner(Limits limits) : limits_(limits) {}
+
 HookRunner::~HookRunner() {
-  wait_all(timeout_);
+  wait_all(limits_.timeout);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
 }
 
-std::string HookRunner::spawn(const std::vector<std::string>& argv_in,
-                              const std::vector<std::string>& env_in) {
-  if (argv_in.empty() || argv_in[0].empty() || argv_in[0][0] != '/')
+void HookRunner::set_timeout(std::chrono::milliseconds t) {
+  std::lock_guard lock(mutex_);
+  limits_.timeout = t;
+}
+
+void HookRunner::set_limits(Limits limits) {
+  {
+    std::lock_guard lock(mutex_);
+    limits_ = limits;
+  }
+  wake_.notify_all();  // more slots: the queue may move on
+}
+
+std::string HookRunner::spawn(const std::vector<std::string>& argv,
+                              const std::vector<std::string>& env) {
+  if (argv.empty() || argv[0].empty() || argv[0][0] != '/')
     return "the hook program must be an absolute path";
-  reap();
-  std::vector<std::string> argv = argv_in, env = env_in;
+  std::lock_guard lock(mutex_);
+  reap_locked();
+  if (queue_.empty() && children_.size() < limits_.max_running) return start_locked(argv, env);
+  if (queue_.size() >= limits_.max_queued) {
+    ++stats_.overflow;
+    return "not run: " + std::to_string(queue_.size()) + " hooks wait already for one of " +
+           std::to_string(limits_.max_running) +
+           " slots (notices.exec_max_queued, notices.exec_max_running)";
+  }
+  if (queue_.empty())
+    BOOST_LOG_TRIVIAL(info) << "exec hooks: " << children_.size()
+                            << " running (notices.exec_max_running), the next ones wait in order";
+  queue_.push_back(Pending{argv, env});
+  ++stats_.queued;
+  if (!supervisor_.joinable()) supervisor_ = std::thread([this] { supervise(); });
+  wake_.notify_all();
+  return "";
+}
+
+std::string HookRunner::start_locked(std::vector<std::string> argv, std::vector<std::string> env) {
   auto cargv = c_strings(argv);
   auto cenv = c_strings(env);
   FileActions fa;
@@ -131,46 +172,85 @@ std::string HookRunner::spawn(const std::vector<std::string>& argv_in,
   const int rc = posix_spawn(&pid, cargv[0], &fa.fa, &attr.a, cargv.data(), cenv.data());
   if (rc != 0) return argv[0] + ": " + std::strerror(rc);
   children_.push_back(Child{pid, std::chrono::steady_clock::now(), argv[0]});
+  ++stats_.started;
+  stats_.peak_running = std::max(stats_.peak_running, children_.size());
+  // Hooks are reaped and timed out on wall time by the supervisor.
+  if (!supervisor_.joinable()) supervisor_ = std::thread([this] { supervise(); });
+  wake_.notify_all();
   return "";
 }
 
-std::size_t HookRunner::reap() {
-  std::size_t failed = 0;
+void HookRunner::reap_locked() {
   const auto now = std::chrono::steady_clock::now();
   for (auto it = children_.begin(); it != children_.end();) {
     int status = 0;
     const pid_t r = waitpid(it->pid, &status, WNOHANG);
     if (r == it->pid || (r < 0 && errno == ECHILD)) {
       if (r == it->pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        ++failed;
+        ++failed_;
         BOOST_LOG_TRIVIAL(warning)
             << "exec hook " << it->program << " failed (status " << status << ")";
       }
       it = children_.erase(it);
       continue;
     }
-    if (now - it->started > timeout_) {
+    if (now - it->started > limits_.timeout) {
       BOOST_LOG_TRIVIAL(warning) << "exec hook " << it->program << " ran longer than "
-                                 << timeout_.count() << " ms: killed";
+                                 << limits_.timeout.count() << " ms: killed";
       kill(-it->pid, SIGKILL);
       kill(it->pid, SIGKILL);
       waitpid(it->pid, &status, 0);
-      ++failed;
+      ++failed_;
       it = children_.erase(it);
       continue;
     }
     ++it;
   }
-  return failed;
+}
+
+void HookRunner::fill_locked() {
+  while (!queue_.empty() && children_.size() < limits_.max_running) {
+    Pending p = std::move(queue_.front());
+    queue_.pop_front();
+    const std::string program = p.argv[0];
+    if (auto err = start_locked(std::move(p.argv), std::move(p.env)); !err.empty()) {
+      ++failed_;
+      BOOST_LOG_TRIVIAL(error) << "exec hook " << program << " (queued): " << err;
+    }
+  }
+}
+
+void HookRunner::supervise() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    reap_locked();
+    fill_locked();
+    if (children_.empty() && queue_.empty()) {
+      idle_.notify_all();
+      wake_.wait(lock);
+    } else {
+      // Children end without telling us (no SIGCHLD handler in a library): look again soon.
+      wake_.wait_for(lock, std::chrono::milliseconds(5));
+    }
+  }
+}
+
+std::size_t HookRunner::reap() {
+  std::lock_guard lock(mutex_);
+  reap_locked();
+  fill_locked();
+  return std::exchange(failed_, 0);
 }
 
 bool HookRunner::wait_all(std::chrono::milliseconds limit) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!children_.empty() && std::chrono::steady_clock::now() < deadline) {
-    reap();
-    if (!children_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::unique_lock lock(mutex_);
+  while (!(children_.empty() && queue_.empty()) && std::chrono::steady_clock::now() < deadline) {
+    reap_locked();
+    fill_locked();
+    if (!(children_.empty() && queue_.empty())) idle_.wait_for(lock, std::chrono::milliseconds(5));
   }
-  const bool all = children_.empty();
+  const bool all = children_.empty() && queue_.empty();
   for (const Child& c : children_) {
     kill(-c.pid, SIGKILL);
     kill(c.pid, SIGKILL);
@@ -178,7 +258,29 @@ bool HookRunner::wait_all(std::chrono::milliseconds limit) {
     waitpid(c.pid, &status, 0);
   }
   children_.clear();
+  if (!queue_.empty()) {
+    stats_.not_run += queue_.size();
+    BOOST_LOG_TRIVIAL(warning) << "exec hooks: " << queue_.size()
+                               << " queued hook(s) not run: stopped waiting after " << limit.count()
+                               << " ms";
+    queue_.clear();
+  }
   return all;
+}
+
+std::size_t HookRunner::running() const {
+  std::lock_guard lock(mutex_);
+  return children_.size();
+}
+
+std::size_t HookRunner::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+HookRunner::Stats HookRunner::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
 }
 
 }  // namespace tw::rules

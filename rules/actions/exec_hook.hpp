@@ -6,7 +6,12 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rules/notice.hpp"
@@ -24,24 +29,46 @@ std::vector<std::string> hook_argv(const std::vector<std::string>& tmpl, const N
 std::vector<std::string> hook_env(const Notice& n);
 
 // Starts hooks without waiting for them (the pipeline must not stall) and reaps them later;
-// a hook that runs longer than the timeout is killed.
+// a hook that runs longer than the timeout is killed. At most `max_running` hooks run at
+// once: the rest wait in order in a queue of at most `max_queued` (a flood of notices must
+// not fork hundreds of processes at once). A supervisor thread starts queued hooks as running
+// ones end, so the queue drains in wall time whatever the source's clock does.
 class HookRunner {
  public:
+  struct Limits {
+    std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+    std::size_t max_running = 4;
+    std::size_t max_queued = 1000;
+  };
   explicit HookRunner(std::chrono::milliseconds timeout = std::chrono::seconds(30))
-      : timeout_(timeout) {}
+      : HookRunner(Limits{timeout, 4, 1000}) {}
+  explicit HookRunner(Limits limits);
   ~HookRunner();
   HookRunner(const HookRunner&) = delete;
   HookRunner& operator=(const HookRunner&) = delete;
 
-  void set_timeout(std::chrono::milliseconds t) { timeout_ = t; }
-  // Returns "" once the program started, else why it could not.
+  void set_timeout(std::chrono::milliseconds t);
+  void set_limits(Limits limits);
+  // Returns "" once the program started or was queued to start in order, else why it will not
+  // run (not an absolute path, posix_spawn failed, the queue is full).
   std::string spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env);
-  // Collects hooks that ended; kills those past the timeout. Returns how many failed (exit
-  // status other than 0, or killed) since the last call.
+  // Returns how many hooks failed (exit status other than 0, killed after the timeout, could
+  // not start from the queue) since the last call. Reaping itself happens on its own thread.
   std::size_t reap();
-  // Waits until every hook ended or `limit` passed (then kills the rest); true if all ended.
+  // Waits until every hook (queued ones included) ended or `limit` passed (then kills the
+  // running ones and drops the queue, logged); true if all ended.
   bool wait_all(std::chrono::milliseconds limit);
-  std::size_t running() const { return children_.size(); }
+  std::size_t running() const;
+  std::size_t queued() const;
+
+  struct Stats {
+    std::uint64_t started = 0;
+    std::uint64_t queued = 0;    // had to wait for a free slot
+    std::uint64_t overflow = 0;  // not run: the queue was full
+    std::uint64_t not_run = 0;   // dropped from the queue by wait_all's deadline (shutdown)
+    std::size_t peak_running = 0;
+  };
+  Stats stats() const;
 
  private:
   struct Child {
@@ -49,8 +76,25 @@ class HookRunner {
     std::chrono::steady_clock::time_point started;  // hook run time is wall time, not source
     std::string program;
   };
-  std::chrono::milliseconds timeout_;
+  struct Pending {
+    std::vector<std::string> argv, env;
+  };
+  // Under mutex_.
+  std::string start_locked(std::vector<std::string> argv, std::vector<std::string> env);
+  void reap_locked();
+  void fill_locked();
+  void supervise();
+
+  Limits limits_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
   std::vector<Child> children_;
+  std::deque<Pending> queue_;
+  std::size_t failed_ = 0;
+  Stats stats_;
+  bool stopping_ = false;
+  std::thread supervisor_;  // started with the first hook
 };
 
 }  // namespace tw::rules

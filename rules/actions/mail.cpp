@@ -234,8 +234,13 @@ std::string lf_line_ends(const std::string& message) {
 class MaildirTransport final : public MailTransport {
  public:
   explicit MaildirTransport(std::string dir) : dir_(std::move(dir)) {}
-  std::string send(const std::string& /*from*/, const std::vector<std::string>& /*to*/,
-                   const std::string& message) override {
+  SendResult send(const std::string& /*from*/, const std::vector<std::string>& /*to*/,
+                  const std::string& message) override {
+    return {deliver(message)};
+  }
+
+ private:
+  std::string deliver(const std::string& message) {
     for (const char* sub : {"", "/tmp", "/new", "/cur"}) {
       const std::string d = dir_ + sub;
       if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) return d + ": " + std::strerror(errno);
@@ -257,7 +262,6 @@ class MaildirTransport final : public MailTransport {
     return "";
   }
 
- private:
   // The local part of the Message-ID header ("<ID@host>"), which is the spool id.
   static std::string message_id(const std::string& message) {
     const auto at = message.find("\nMessage-ID: <");
@@ -277,8 +281,14 @@ class MaildirTransport final : public MailTransport {
 class SendmailTransport final : public MailTransport {
  public:
   explicit SendmailTransport(const EmailSettings& s) : s_(s) {}
-  std::string send(const std::string& from, const std::vector<std::string>& to,
-                   const std::string& message) override {
+  SendResult send(const std::string& from, const std::vector<std::string>& to,
+                  const std::string& message) override {
+    return {run(from, to, message)};
+  }
+
+ private:
+  std::string run(const std::string& from, const std::vector<std::string>& to,
+                  const std::string& message) {
     const std::string text = lf_line_ends(message);  // sendmail takes the local convention
     // A socket rather than a pipe: send() with MSG_NOSIGNAL cannot raise SIGPIPE in the
     // daemon if sendmail dies early.
@@ -339,7 +349,6 @@ class SendmailTransport final : public MailTransport {
     return "";
   }
 
- private:
   EmailSettings s_;
 };
 
@@ -350,6 +359,52 @@ struct CurlSlistFree {
   void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
+// What the SMTP server answered, from libcurl's debug callback: the last complete reply (all
+// its lines) and whether it answered a command about the message (MAIL FROM and after) rather
+// than about the session (greeting, EHLO, STARTTLS, AUTH).
+struct SmtpTrace {
+  bool message_stage = false;  // MAIL FROM was sent
+  bool quitting = false;       // QUIT was sent
+  std::string partial;         // lines of a multi-line reply so far
+  std::string reply;
+  bool reply_about_message = false;
+
+  void sent(std::string_view line) {
+    const std::string_view verb = line.substr(0, 4);
+    if (verb == "MAIL" || verb == "mail") message_stage = true;
+    // libcurl says QUIT after a failed command: the reply that matters came before "221 Bye".
+    if (verb == "QUIT" || verb == "quit") quitting = true;
+  }
+  void received(std::string_view data) {
+    if (quitting) return;
+    while (!data.empty()) {
+      const std::size_t nl = data.find('\n');
+      std::string_view line = data.substr(0, nl);
+      data = nl == std::string_view::npos ? std::string_view() : data.substr(nl + 1);
+      while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
+      const bool coded = line.size() >= 3 && std::isdigit(static_cast<unsigned char>(line[0])) &&
+                         std::isdigit(static_cast<unsigned char>(line[1])) &&
+                         std::isdigit(static_cast<unsigned char>(line[2]));
+      if (!coded) continue;
+      // The server's words end up in the log: printable ASCII only, and not too much of it.
+      const std::string text = header_text(line.substr(0, 200));
+      if (line.size() > 3 && line[3] == '-') {
+        if (partial.size() < 600) partial += text + " ";
+        continue;
+      }
+      reply = partial + text;
+      partial.clear();
+      reply_about_message = message_stage;
+    }
+  }
+  static int callback(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+    auto* t = static_cast<SmtpTrace*>(user);
+    if (type == CURLINFO_HEADER_OUT) t->sent(std::string_view(data, size));
+    if (type == CURLINFO_HEADER_IN) t->received(std::string_view(data, size));
+    return 0;
+  }
+};
+
 class SmtpTransport final : public MailTransport {
  public:
   SmtpTransport(const EmailSettings& s, std::string password)
@@ -358,17 +413,17 @@ class SmtpTransport final : public MailTransport {
   }
   ~SmtpTransport() override { curl_global_cleanup(); }
 
-  std::string send(const std::string& from, const std::vector<std::string>& to,
-                   const std::string& message) override {
+  SendResult send(const std::string& from, const std::vector<std::string>& to,
+                  const std::string& message) override {
     std::unique_ptr<CURL, CurlEasyCleanup> curl(curl_easy_init());
-    if (!curl) return "cannot start libcurl";
+    if (!curl) return {"cannot start libcurl"};
     CURL* c = curl.get();
     curl_slist* list = nullptr;
     for (const std::string& a : to) {
       curl_slist* head = curl_slist_append(list, ("<" + a + ">").c_str());
       if (!head) {
         curl_slist_free_all(list);
-        return "out of memory";
+        return {"out of memory"};
       }
       list = head;
     }
@@ -409,9 +464,25 @@ class SmtpTransport final : public MailTransport {
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // the delivery thread must not get SIGALRM
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    // The server's replies, for its own words in the log (the error buffer has only the code).
+    SmtpTrace trace;
+    curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, &SmtpTrace::callback);
+    curl_easy_setopt(c, CURLOPT_DEBUGDATA, &trace);
+    curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
     const CURLcode res = curl_easy_perform(c);
-    if (res == CURLE_OK) return "";
-    return s_.smtp_url + ": " + (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(res));
+    if (res == CURLE_OK) return {};
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    if (trace.reply.size() >= 3) code = std::stol(trace.reply.substr(0, 3));  // digits: checked
+    SendResult out;
+    out.error = s_.smtp_url + ": " + (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(res));
+    if (!trace.reply.empty()) out.error += "; the server said: " + trace.reply;
+    // A 5xx reply to MAIL FROM, RCPT TO or the message is the server's final word on this
+    // message (RFC 5321 4.2.1). 5xx to the session (AUTH 535, STARTTLS) is the site's set-up:
+    // fixed there, the message goes, so it stays in the spool like a 4xx or no connection.
+    out.permanent = code >= 500 && code < 600 && trace.reply_about_message &&
+                    trace.reply.starts_with(std::to_string(code));
+    return out;
   }
 
  private:
@@ -511,6 +582,62 @@ MailMessage compose_digest_mail(const Digest& d, const EmailSettings& s) {
     start = nl + 1;
   }
   m.text = headers(s, subject, d.to, m.id) + "\r\n" + body;
+  return m;
+}
+
+namespace {
+
+// "10 minutes", "1 hour", "90 seconds".
+std::string window_text(double seconds) {
+  const auto s = static_cast<std::int64_t>(std::llround(seconds));
+  auto unit = [](std::int64_t n, const char* one) {
+    return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
+  };
+  if (s > 0 && s % 3600 == 0) return unit(s / 3600, "hour");
+  if (s > 0 && s % 60 == 0) return unit(s / 60, "minute");
+  return unit(s, "second");
+}
+
+}  // namespace
+
+MailMessage compose_flood_mail(const MailFlood& f, const EmailSettings& s) {
+  MailMessage m;
+  const std::string period = window_text(f.window_s);
+  m.id = make_id(f.from, "flood" + hal::format_time(f.to) + std::to_string(f.total));
+  const std::string subject = s.subject_prefix + " " + upper(to_string(f.worst)) + " " +
+                              std::to_string(f.total) + " notices in " + period + ", " +
+                              std::to_string(f.held) + " not mailed one by one";
+  std::string h = headers(s, subject, f.to, m.id);
+  h += "X-Trunkwatch-Category: summary\r\n";
+  h += "X-Trunkwatch-Severity: " + std::string(to_string(f.worst)) + "\r\n";
+  std::string body;
+  add_wrapped(body,
+              "trunkwatch raised " + std::to_string(f.total) + " alert notices from " +
+                  hal::format_time(f.from) + " to " + hal::format_time(f.to) + ". The first " +
+                  std::to_string(f.mailed) +
+                  " were mailed one by one (email.max_per_window = " + std::to_string(f.limit) +
+                  " per " + period + "); the other " + std::to_string(f.held) +
+                  " are counted here. Every notice is in the log (syslog or the journal) "
+                  "and in the alerts JSON lines: see the log for each one.");
+  body += "\r\n";
+  body += "Top categories:\r\n";
+  for (const auto& [c, k] : f.categories)
+    add_wrapped(body, "  " + std::string(to_string(c)) + ": " + std::to_string(k), 4);
+  auto numbers = [&](const char* title, const auto& list) {
+    if (list.empty()) return;
+    body += "\r\n";
+    body += std::string(title) + "\r\n";
+    for (const auto& [number, k] : list)
+      add_wrapped(body, "  " + number + ": " + std::to_string(k), 4);
+  };
+  numbers("Top far-end numbers (called if outbound, caller if inbound):", f.far_numbers);
+  numbers("Top PBX-side numbers (caller if outbound, called if inbound):", f.pbx_numbers);
+  body += "\r\n";
+  add_wrapped(body,
+              "What to check next: a burst of notices is an attack in progress more often than "
+              "not. Look at the calls up now (trunkwatch calls), block the destinations above on "
+              "the PBX, and check the extensions and remote-access numbers they come from.");
+  m.text = h + "\r\n" + body;
   return m;
 }
 
@@ -670,7 +797,8 @@ void MailQueue::deliver(const std::string& id, Entry e) {
     entries_.erase(id);
     return;
   }
-  const std::string err = transport_->send(settings_.from, settings_.to, *text);
+  const SendResult result = transport_->send(settings_.from, settings_.to, *text);
+  const std::string& err = result.error;
   std::lock_guard lock(mutex_);
   ++stats_.attempts;
   if (err.empty()) {
@@ -687,6 +815,27 @@ void MailQueue::deliver(const std::string& id, Entry e) {
   ++stats_.failures;
   ++e.attempts;
   e.last_error = err;
+  if (result.permanent) {
+    // Retrying a message the server refused for good only repeats the refusal: it is moved
+    // aside (with the reason next to it) for the admin, never deleted.
+    const std::string failed_dir = settings_.spool_dir + "/failed";
+    const std::string kept = failed_dir + "/" + id + ".eml";
+    std::string where = kept;
+    if (::mkdir(failed_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      where = path(id, ".eml") + " (" + failed_dir + ": " + std::strerror(errno) + ")";
+    } else if (::rename(path(id, ".eml").c_str(), kept.c_str()) != 0) {
+      where = path(id, ".eml") + " (moving it: " + std::strerror(errno) + ")";
+    } else {
+      write_durable(failed_dir + "/" + id + ".reason", err + "\n");
+      ::unlink(path(id, ".state").c_str());
+    }
+    entries_.erase(id);
+    ++stats_.rejected;
+    BOOST_LOG_TRIVIAL(error) << "alert mail " << id
+                             << " rejected by the mail server, not retried: " << err
+                             << "; the message is kept in " << where;
+    return;
+  }
   const double backoff = std::min(
       settings_.retry_max_s, settings_.retry_min_s * std::pow(2.0, std::min(e.attempts - 1, 30u)));
   e.next = std::chrono::steady_clock::now() +
@@ -721,21 +870,116 @@ bool MailQueue::wait_until_empty(std::chrono::milliseconds limit) {
   return idle_.wait_for(lock, limit, [&] { return entries_.empty(); });
 }
 
+namespace {
+
+// Distinct numbers remembered per window: a flood of random numbers must not grow memory
+// without bound (the rest is counted as "other numbers").
+constexpr std::size_t kMaxNumbers = 10000;
+
+void count_number(std::map<std::string, std::uint64_t>& m, const std::string& number) {
+  if (number.empty()) return;
+  if (auto it = m.find(number); it != m.end()) {
+    ++it->second;
+  } else if (m.size() < kMaxNumbers) {
+    m.emplace(number, 1);
+  } else {
+    ++m["(other numbers)"];
+  }
+}
+
+template <typename K>
+std::vector<std::pair<K, std::uint64_t>> top(const std::map<K, std::uint64_t>& m, std::size_t n) {
+  std::vector<std::pair<K, std::uint64_t>> v(m.begin(), m.end());
+  std::stable_sort(v.begin(), v.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (v.size() > n) v.resize(n);
+  return v;
+}
+
+}  // namespace
+
+void MailNotices::spool(const MailMessage& m, const std::string& what) {
+  if (auto err = queue_.enqueue(m); !err.empty()) {
+    ++spool_errors_;
+    BOOST_LOG_TRIVIAL(error) << "cannot spool the " << what << ": " << err;
+  }
+}
+
 void MailNotices::on_notice(const Notice& n) {
   if (!settings_.enabled()) return;
   if (std::find(n.actions.begin(), n.actions.end(), "alert") == n.actions.end()) return;
-  if (auto err = queue_.enqueue(compose_notice_mail(n, settings_)); !err.empty()) {
-    ++spool_errors_;
-    BOOST_LOG_TRIVIAL(error) << "cannot spool the alert mail for " << n.identifier << ": " << err;
+  last_ = std::max(last_, n.time);
+  if (settings_.max_per_window <= 0) {
+    spool(compose_notice_mail(n, settings_), "alert mail for " + n.identifier);
+    return;
   }
+  const auto length =
+      std::chrono::microseconds(static_cast<std::int64_t>(settings_.window_s * 1e6));
+  if (window_ && n.time >= window_->start + length) close_window(window_->start + length);
+  if (!window_) window_.emplace().start = n.time;
+  Window& w = *window_;
+  ++w.total;
+  w.worst = std::max(w.worst, n.severity);
+  ++w.categories[n.category];
+  const bool inbound = n.call.direction == calls::Direction::Inbound;
+  count_number(w.far_numbers, inbound ? n.call.calling : n.call.called);
+  count_number(w.pbx_numbers, inbound ? n.call.called : n.call.calling);
+  if (w.mailed < static_cast<std::uint64_t>(settings_.max_per_window)) {
+    ++w.mailed;
+    spool(compose_notice_mail(n, settings_), "alert mail for " + n.identifier);
+    return;
+  }
+  if (++w.held == 1)
+    BOOST_LOG_TRIVIAL(warning) << "alert mail: " << w.mailed << " mails since "
+                               << hal::format_time(w.start) << " (email.max_per_window per "
+                               << settings_.window_s << " s): the next alerts until "
+                               << hal::format_time(w.start + length)
+                               << " go into one summary mail (each is in the log)";
+}
+
+void MailNotices::close_window(Timestamp end) {
+  if (!window_) return;
+  const Window w = std::move(*window_);
+  window_.reset();
+  if (w.held == 0) return;
+  MailFlood f;
+  f.from = w.start;
+  f.to = end;
+  f.window_s = settings_.window_s;
+  f.limit = settings_.max_per_window;
+  f.total = w.total;
+  f.mailed = w.mailed;
+  f.held = w.held;
+  f.worst = w.worst;
+  f.categories = top(w.categories, kCategoryCount);
+  f.far_numbers = top(w.far_numbers, 10);
+  f.pbx_numbers = top(w.pbx_numbers, 10);
+  ++summaries_;
+  BOOST_LOG_TRIVIAL(warning) << "alert mail: " << w.total << " alerts from "
+                             << hal::format_time(w.start) << " to " << hal::format_time(end) << ", "
+                             << w.mailed << " mailed one by one, " << w.held
+                             << " in one summary mail";
+  spool(compose_flood_mail(f, settings_), "summary mail");
+}
+
+void MailNotices::on_tick(Timestamp now) {
+  last_ = std::max(last_, now);
+  if (!window_) return;
+  const auto length =
+      std::chrono::microseconds(static_cast<std::int64_t>(settings_.window_s * 1e6));
+  if (now >= window_->start + length) close_window(window_->start + length);
+}
+
+void MailNotices::on_finish(Timestamp now) {
+  if (!window_) return;
+  const auto length =
+      std::chrono::microseconds(static_cast<std::int64_t>(settings_.window_s * 1e6));
+  close_window(std::min(now, window_->start + length));
 }
 
 void MailNotices::on_digest(const Digest& d) {
   if (!settings_.enabled()) return;
-  if (auto err = queue_.enqueue(compose_digest_mail(d, settings_)); !err.empty()) {
-    ++spool_errors_;
-    BOOST_LOG_TRIVIAL(error) << "cannot spool the digest mail: " << err;
-  }
+  spool(compose_digest_mail(d, settings_), "digest mail");
 }
 
 }  // namespace tw::rules

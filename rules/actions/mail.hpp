@@ -14,9 +14,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "rules/config.hpp"
@@ -40,12 +42,38 @@ std::string rfc5322_date(Timestamp t);
 MailMessage compose_notice_mail(const Notice& n, const EmailSettings& s);
 MailMessage compose_digest_mail(const Digest& d, const EmailSettings& s);
 
+// The alert notices of one mail-limit window (email.max_per_window per email.window_s): the
+// first ones were mailed one by one, the rest are summarized in one mail.
+struct MailFlood {
+  Timestamp from{};
+  Timestamp to{};
+  double window_s = 600;
+  std::int64_t limit = 0;    // email.max_per_window
+  std::uint64_t total = 0;   // alert notices in the window
+  std::uint64_t mailed = 0;  // of them mailed one by one
+  std::uint64_t held = 0;    // of them only in this summary (and the log, the JSON lines)
+  Severity worst = Severity::Info;
+  // Most frequent first, ties by name; at most 10 numbers each.
+  std::vector<std::pair<Category, std::uint64_t>> categories;
+  std::vector<std::pair<std::string, std::uint64_t>> far_numbers;  // called if outbound
+  std::vector<std::pair<std::string, std::uint64_t>> pbx_numbers;  // calling if outbound
+};
+// Subject "[trunkwatch] CRITICAL 100 notices in 10 minutes, 95 not mailed one by one".
+MailMessage compose_flood_mail(const MailFlood& f, const EmailSettings& s);
+
+// What became of one delivery attempt.
+struct SendResult {
+  std::string error;       // "" when the message was accepted
+  bool permanent = false;  // the server rejected this message for good (SMTP 5xx to MAIL FROM,
+                           // RCPT TO or the message): retrying cannot help
+};
+
 class MailTransport {
  public:
   virtual ~MailTransport() = default;
-  // "" when the message was accepted (sendmail exited 0, the SMTP server said 250).
-  virtual std::string send(const std::string& from, const std::vector<std::string>& to,
-                           const std::string& message) = 0;
+  // Accepted when sendmail exited 0, the SMTP server said 250, the Maildir file is in new/.
+  virtual SendResult send(const std::string& from, const std::vector<std::string>& to,
+                          const std::string& message) = 0;
 };
 // email.transport: "sendmail" runs `sendmail -i -f FROM -- TO...` (no shell) with the message
 // on standard input; "smtp" talks to email.smtp_url with libcurl (STARTTLS per
@@ -73,7 +101,8 @@ class MailQueue {
     std::uint64_t delivered = 0;
     std::uint64_t attempts = 0;
     std::uint64_t failures = 0;
-    std::uint64_t warned = 0;  // messages reported undelivered for email.warn_after_s
+    std::uint64_t warned = 0;    // messages reported undelivered for email.warn_after_s
+    std::uint64_t rejected = 0;  // refused for good by the server: moved to SPOOL/failed/
   };
   Stats stats() const;
   std::size_t pending() const;
@@ -105,18 +134,40 @@ class MailQueue {
 };
 
 // The notice sink that mails: every notice whose actions include "alert", and digests.
+// At most email.max_per_window notice mails go out per email.window_s of source time (the
+// window opens with the first alert); the alerts beyond are counted and go into one summary
+// mail when the window ends (a tick past it, the next alert after it, or the end of the
+// source). Digests are summaries already: they always go out and are not counted.
 class MailNotices final : public NoticeSink {
  public:
   MailNotices(MailQueue& queue, EmailSettings settings)
       : queue_(queue), settings_(std::move(settings)) {}
   void on_notice(const Notice& n) override;
   void on_digest(const Digest& d) override;
+  void on_tick(Timestamp now) override;
+  void on_finish(Timestamp now) override;
+  // The outputs go away (a reload rebuilds them): an open window's summary is spooled now.
+  void flush() { on_finish(last_); }
   std::uint64_t spool_errors() const { return spool_errors_; }
+  std::uint64_t summaries() const { return summaries_; }
 
  private:
+  struct Window {
+    Timestamp start{};
+    std::uint64_t total = 0, mailed = 0, held = 0;
+    Severity worst = Severity::Info;
+    std::map<Category, std::uint64_t> categories;
+    std::map<std::string, std::uint64_t> far_numbers, pbx_numbers;  // bounded (kMaxNumbers)
+  };
+  void close_window(Timestamp end);
+  void spool(const MailMessage& m, const std::string& what);
+
   MailQueue& queue_;
   EmailSettings settings_;
+  std::optional<Window> window_;
+  Timestamp last_{};  // the latest source time seen
   std::uint64_t spool_errors_ = 0;
+  std::uint64_t summaries_ = 0;
 };
 
 }  // namespace tw::rules

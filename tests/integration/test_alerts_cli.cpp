@@ -146,5 +146,55 @@ TEST(AlertsCli, DemoCatchesTheAttackAndShowsTheMailItSent) {
   EXPECT_TRUE(fs::is_empty(mail / "tmp"));
 }
 
+// Thirty premium calls in a few minutes, mailed with email.max_per_window = 5: five mails,
+// then one summary naming the count; every notice is still in the JSON lines and the log.
+TEST(AlertsCli, AFloodOfAlertsIsMailedAsFiveMailsAndOneSummary) {
+  const auto dir = temp_dir() / "flood";
+  fs::create_directories(dir);
+  std::string scenario =
+      "[scenario]\nname = \"premium-run\"\nstart = \"2027-01-05T10:00:00Z\"\n"
+      "[[span]]\nid = 1\ntype = \"t1\"\n[[span]]\nid = 2\ntype = \"t1\"\n";
+  for (int i = 0; i < 30; ++i)
+    scenario += "[[call]]\nat = " + std::to_string(i * 15) +
+                "\nspan = 1\ndirection = \"outbound\"\ncalling = \"21255501" +
+                std::to_string(10 + i) + "\"\ncalled = \"1900" + std::to_string(200 + i) +
+                "1234\"\nanswer_after = 2\ntalk = 3\n";
+  test::write_file(dir / "run.toml", scenario);
+  test::write_file(dir / "site.toml",
+                   "[email]\nto = \"pbx@example.com\"\ntransport = \"maildir\"\n"
+                   "maildir = \"" +
+                       (dir / "Maildir").string() + "\"\nspool_dir = \"" +
+                       (dir / "spool").string() + "\"\nmax_per_window = 5\nwindow_s = 600\n");
+  const auto alerts = dir / "alerts.jsonl";
+  const Result r = run("simulate " + (dir / "run.toml").string() + " --act --config " +
+                       (dir / "site.toml").string() + " --alerts-json " + alerts.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto notices = json_lines(slurp(alerts));
+  ASSERT_EQ(notices.size(), 30u) << slurp(alerts);
+  for (const auto& n : notices) EXPECT_EQ(n.at("category"), "premium");
+  std::size_t logged = 0;
+  for (const std::string& l : lines_of(r.err))
+    if (l.find("notice ") != std::string::npos && l.find(" premium ") != std::string::npos)
+      ++logged;
+  EXPECT_EQ(logged, 30u) << r.err;
+  std::size_t single = 0;
+  std::vector<std::string> summaries;
+  for (const auto& e : fs::directory_iterator(dir / "Maildir" / "new")) {
+    const std::string text = slurp(e.path());
+    if (text.find("X-Trunkwatch-Category: summary\n") != std::string::npos)
+      summaries.push_back(text);
+    else
+      ++single;
+  }
+  EXPECT_EQ(single, 5u);
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_NE(summaries[0].find("Subject: [trunkwatch] CRITICAL 30 notices in 10 minutes, 25 not "
+                              "mailed one by one\n"),
+            std::string::npos)
+      << summaries[0];
+  EXPECT_NE(summaries[0].find("premium: 30"), std::string::npos) << summaries[0];
+  EXPECT_NE(r.err.find("alert mail delivered 6"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace tw

@@ -82,6 +82,81 @@ TEST(RulesCli, CheckConfigReportsEveryErrorWithItsPosition) {
   EXPECT_NE(garbage.err.find("garbage.toml:1:"), std::string::npos) << garbage.err;
 }
 
+// Valid files that will not do what the site meant: warnings on standard error, still OK.
+TEST(RulesCli, CheckConfigWarnsAboutHooksThatCannotRunAndOverlappingHours) {
+  const std::string not_executable = write("hook-not-executable.sh", "#!/bin/sh\n");
+  fs::permissions(not_executable, fs::perms::owner_read | fs::perms::owner_write);
+  const std::string missing = (temp_dir() / "no-such-hook").string();
+  const std::string file =
+      write("warnings.toml",
+            "[site]\n"
+            "business_hours = \"Mon-Fri 08:00-18:00; Fri 12:00-20:00, 07:00-09:00\"\n"
+            "[[profile]]\n"
+            "name = \"night\"\n"
+            "numbers = [\"21255501*\"]\n"
+            "hours = \"Sat 10:00-14:00,13:00-15:00\"\n"
+            "[[policy]]\n"
+            "category = \"premium\"\n"
+            "action = [\"alert\", \"exec\"]\n"
+            "exec = [\"" +
+                missing +
+                "\", \"{called}\"]\n"
+                "[[policy]]\n"
+                "category = \"international\"\n"
+                "action = [\"exec\"]\n"
+                "exec = [\"" +
+                not_executable + "\"]\n");
+  const Result r = run("check-config " + file);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(lines(r.out).at(0), file + ": OK");
+  const auto w = lines(r.err);
+  ASSERT_EQ(w.size(), 4u) << r.err;
+  EXPECT_EQ(w[0], "warning: " + file +
+                      ":2:18: site.business_hours: overlapping time ranges (Fri 07:00-09:00 and "
+                      "08:00-18:00): each day and time should be listed once; check the days "
+                      "and times");
+  EXPECT_EQ(w[1], "warning: " + file +
+                      ":6:9: profile night: hours: overlapping time ranges (Sat 10:00-14:00 and "
+                      "13:00-15:00): each day and time should be listed once; check the days "
+                      "and times");
+  EXPECT_EQ(w[2], "warning: " + file + ":10:8: exec: the program '" + missing +
+                      "' does not exist (No such file or directory)");
+  EXPECT_EQ(w[3], "warning: " + file + ":14:8: exec: the program '" + not_executable +
+                      "' is not executable (Permission denied)");
+  // Hours that only touch are fine.
+  const Result ok = run("check-config " + write("touching.toml",
+                                                "[site]\nbusiness_hours = \"Mon-Fri "
+                                                "08:00-12:00,12:00-18:00; Sat 09:00-12:00\"\n"));
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ok.err, "");
+}
+
+// The summary names the transport the file sets up, and the mail limit.
+TEST(RulesCli, CheckConfigNamesTheMailTransport) {
+  const std::string box = (temp_dir() / "Maildir").string();
+  const std::string spool = (temp_dir() / "spool").string();
+  const std::string base = "[email]\nto = \"pbx@example.com\"\nspool_dir = \"" + spool + "\"\n";
+  auto email_line = [&](const std::string& name, const std::string& extra) {
+    const Result r = run("check-config " + write(name, base + extra));
+    EXPECT_EQ(r.code, 0) << r.err;
+    for (const std::string& l : lines(r.out))
+      if (l.starts_with("  email: ")) return l;
+    return std::string("(no email line in: ") + r.out + ")";
+  };
+  EXPECT_EQ(email_line("maildir.toml", "transport = \"maildir\"\nmaildir = \"" + box + "\"\n"),
+            "  email: 1 recipient(s) by Maildir " + box + ", spool " + spool +
+                ", at most 20 per 600 s (then one summary)");
+  EXPECT_EQ(email_line("smtp.toml",
+                       "transport = \"smtp\"\nsmtp_url = \"smtp://mail.example.com:587\"\n"
+                       "starttls = \"required\"\nmax_per_window = 0\n"),
+            "  email: 1 recipient(s) by SMTP smtp://mail.example.com:587 (STARTTLS required), "
+            "spool " +
+                spool + ", no mail limit");
+  EXPECT_EQ(email_line("sendmail.toml", "max_per_window = 5\nwindow_s = 3600\n"),
+            "  email: 1 recipient(s) by sendmail /usr/sbin/sendmail, spool " + spool +
+                ", at most 5 per 3600 s (then one summary)");
+}
+
 TEST(RulesCli, CheckConfigWithOverrides) {
   const std::string good = write("good.toml", "[site]\ntimezone = \"Europe/Paris\"\n");
   Result r = run("check-config " + good +
@@ -150,7 +225,8 @@ talk = 20
   ASSERT_EQ(out.size(), 7u) << r.out;
   EXPECT_NE(out[0].find(" critical premium [rule-1] alert,would_exec span 1/"), std::string::npos)
       << out[0];
-  EXPECT_NE(out[1].find(" info international [international-after-hours] alert "),
+  // After hours an international call is at least a warning (the default policy raises it).
+  EXPECT_NE(out[1].find(" warning international [international-after-hours] alert "),
             std::string::npos)
       << out[1];
   EXPECT_NE(out[2].find(" warning brute_force [remote-access-abuse] alert "), std::string::npos)

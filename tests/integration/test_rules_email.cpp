@@ -14,6 +14,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/core/null_deleter.hpp>
+#include <boost/log/core.hpp>
+#include <boost/log/sinks/sync_frontend.hpp>
+#include <boost/log/sinks/text_ostream_backend.hpp>
+#include <boost/make_shared.hpp>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -66,6 +71,7 @@ struct SmtpOptions {
   std::string cert, key;          // PEM: offer STARTTLS with this certificate
   bool require_starttls = false;  // refuse everything but EHLO/STARTTLS/QUIT before TLS
   std::string user, password;     // require AUTH (only after STARTTLS) as this user
+  std::string reject_rcpt;        // the reply to every RCPT TO ("550 5.1.1 ...") instead of 250
 };
 
 // aiosmtpd (a Python script written at test time: a Controller with the Mailbox handler):
@@ -75,8 +81,14 @@ const char* kServerScript = R"(import ssl, sys, threading
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Mailbox
 from aiosmtpd.smtp import AuthResult, LoginPassword
-host, port, maildir, cert, key, require_tls, user, password = sys.argv[1:9]
+host, port, maildir, cert, key, require_tls, user, password, reject_rcpt = sys.argv[1:10]
 class Box(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if reject_rcpt:
+            return reject_rcpt
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
+
     def prepare_message(self, session, envelope):
         m = super().prepare_message(session, envelope)
         m['X-Tls'] = 'yes' if session.ssl is not None else 'no'
@@ -117,7 +129,7 @@ class SmtpServer {
       ::dup2(fd, 2);
       ::execl(kPython, kPython, script.c_str(), "127.0.0.1", port.c_str(), maildir_.c_str(),
               options_.cert.c_str(), options_.key.c_str(), require.c_str(), options_.user.c_str(),
-              options_.password.c_str(), static_cast<char*>(nullptr));
+              options_.password.c_str(), options_.reject_rcpt.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 400; ++i) {
@@ -169,6 +181,30 @@ std::vector<std::string> header_names(const std::string& msg) {
 struct Collect final : NoticeSink {
   std::vector<Notice> got;
   void on_notice(const Notice& n) override { got.push_back(n); }
+};
+
+// What the library logs through Boost.Log while it lives (the message text only).
+class LogCapture {
+ public:
+  LogCapture() {
+    auto backend = boost::make_shared<boost::log::sinks::text_ostream_backend>();
+    backend->add_stream(boost::shared_ptr<std::ostream>(&text_, boost::null_deleter()));
+    backend->auto_flush(true);
+    sink_ = boost::make_shared<Sink>(backend);
+    boost::log::core::get()->add_sink(sink_);
+  }
+  ~LogCapture() { boost::log::core::get()->remove_sink(sink_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::string text() const {
+    sink_->flush();
+    return text_.str();
+  }
+
+ private:
+  using Sink = boost::log::sinks::synchronous_sink<boost::log::sinks::text_ostream_backend>;
+  std::ostringstream text_;
+  boost::shared_ptr<Sink> sink_;
 };
 
 class RulesEmail : public ::testing::Test {
@@ -242,7 +278,7 @@ class RulesEmail : public ::testing::Test {
         "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout " +
         key + " -out " + cert + " >/dev/null 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    return SmtpOptions{cert, key, true, "tw", kPassword};
+    return SmtpOptions{cert, key, true, "tw", kPassword, ""};
   }
   // The password file as a site would have it: mode 0600.
   std::string password_file(const std::string& password) {
@@ -408,6 +444,111 @@ TEST_F(RulesEmail, UntrustedCertificateIsRefused) {
   auto q = queue();
   ASSERT_EQ(q->enqueue(compose_notice_mail(notice(4), settings_)), "");
   expect_stays_spooled(*q, "untrusted certificate");
+}
+
+// The server refuses the recipient for good (550): one attempt, the message moved aside to
+// SPOOL/failed/ with the reason, and the server's own words in the log.
+TEST_F(RulesEmail, PermanentRejectionIsNotRetriedAndKeepsTheServersText) {
+  SmtpOptions o;
+  o.reject_rcpt = "550 5.1.1 <admin@example.com>: Recipient address rejected: User unknown";
+  server_->set_options(o);
+  ASSERT_TRUE(server_->start()) << server_->log();
+  LogCapture log;
+  auto q = queue();
+  const MailMessage m = compose_notice_mail(notice(5), settings_);
+  ASSERT_EQ(q->enqueue(m), "");
+  ASSERT_TRUE(q->wait_until_empty(10s)) << log.text();
+  std::this_thread::sleep_for(300ms);  // longer than retry_max_s: a retry would show now
+  EXPECT_EQ(q->stats().attempts, 1u);
+  EXPECT_EQ(q->stats().rejected, 1u);
+  EXPECT_EQ(q->stats().delivered, 0u);
+  EXPECT_EQ(q->pending(), 0u);
+  EXPECT_EQ(spooled(), 0u);
+  const fs::path failed = fs::path(settings_.spool_dir) / "failed";
+  EXPECT_EQ(slurp(failed / (m.id + ".eml")), m.text);
+  EXPECT_FALSE(fs::exists(fs::path(settings_.spool_dir) / (m.id + ".state")));
+  const std::string reason = slurp(failed / (m.id + ".reason"));
+  EXPECT_NE(reason.find("550 5.1.1 <admin@example.com>: Recipient address rejected: User unknown"),
+            std::string::npos)
+      << reason;
+  const std::string text = log.text();
+  EXPECT_NE(text.find("alert mail " + m.id + " rejected by the mail server, not retried: smtp://"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("RCPT failed: 550; the server said: 550 5.1.1 <admin@example.com>: "
+                      "Recipient address rejected: User unknown"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(failed.string() + "/" + m.id + ".eml"), std::string::npos) << text;
+  EXPECT_TRUE(server_->messages().empty());
+}
+
+// A temporary refusal (4xx) is retried as before, with the server's words in the log.
+TEST_F(RulesEmail, TemporaryRejectionIsRetried) {
+  SmtpOptions o;
+  o.reject_rcpt = "450 4.2.1 Mailbox busy, try again later";
+  server_->set_options(o);
+  ASSERT_TRUE(server_->start()) << server_->log();
+  LogCapture log;
+  auto q = queue();
+  ASSERT_EQ(q->enqueue(compose_notice_mail(notice(6), settings_)), "");
+  expect_stays_spooled(*q, "450");
+  EXPECT_EQ(q->stats().rejected, 0u);
+  EXPECT_FALSE(fs::exists(fs::path(settings_.spool_dir) / "failed"));
+  EXPECT_NE(log.text().find("the server said: 450 4.2.1 Mailbox busy, try again later"),
+            std::string::npos)
+      << log.text();
+}
+
+// A flood of alerts: email.max_per_window mails one by one, then one summary mail naming the
+// count at the end of the window; the next window mails again.
+TEST_F(RulesEmail, AFloodBecomesOneSummaryMail) {
+  ASSERT_TRUE(server_->start());
+  settings_.max_per_window = 5;
+  settings_.window_s = 600;
+  auto q = queue();
+  MailNotices mail(*q, settings_);
+  const Timestamp t0 = notice(0).time;
+  for (int i = 0; i < 100; ++i) mail.on_notice(notice(i));  // 100 s, one window
+  EXPECT_EQ(q->stats().queued, 5u);
+  mail.on_tick(t0 + 599s);
+  EXPECT_EQ(q->stats().queued, 5u) << "the window is not over yet";
+  mail.on_tick(t0 + 600s);
+  EXPECT_EQ(q->stats().queued, 6u);
+  EXPECT_EQ(mail.summaries(), 1u);
+  ASSERT_TRUE(q->wait_until_empty(10s));
+  const auto msgs = server_->messages();
+  ASSERT_EQ(msgs.size(), 6u);
+  std::vector<std::string> summaries;
+  std::set<std::string> single;
+  for (const auto& m : msgs) {
+    if (header(m, "X-Trunkwatch-Category") == "summary")
+      summaries.push_back(m);
+    else
+      single.insert(header(m, "Subject"));
+  }
+  ASSERT_EQ(summaries.size(), 1u);
+  const std::string& s = summaries[0];
+  EXPECT_EQ(header(s, "Subject"),
+            "[trunkwatch] CRITICAL 100 notices in 10 minutes, 95 not mailed one by one");
+  EXPECT_EQ(header(s, "Date"), "Tue, 05 Jan 2027 23:20:00 +0000");
+  EXPECT_NE(s.find("trunkwatch raised 100 alert notices from 2027-01-05T23:10:00.000Z to"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("premium: 100"), std::string::npos) << s;
+  EXPECT_NE(s.find("2125550100: 100"), std::string::npos) << s;
+  EXPECT_NE(s.find("19005550000: 1"), std::string::npos) << s;
+  EXPECT_NE(s.find("see the log"), std::string::npos) << s;
+  std::set<std::string> expected;
+  for (int i = 0; i < 5; ++i)
+    expected.insert("[trunkwatch] CRITICAL premium span 1/3 2125550100 -> 1900555000" +
+                    std::to_string(i));
+  EXPECT_EQ(single, expected);
+  // A window that stays under the limit sends no summary; the next alert opens a new window.
+  mail.on_notice(notice(700));
+  mail.on_finish(t0 + 800s);
+  EXPECT_EQ(q->stats().queued, 7u);
+  EXPECT_EQ(mail.summaries(), 1u);
 }
 
 TEST_F(RulesEmail, RestartResumesAFullSpool) {

@@ -248,6 +248,44 @@ TEST(RulesScenarios, InternationalAfterHoursAlerts) {
   EXPECT_EQ(h.notices[0].rule, "international-after-hours");
 }
 
+// The destination detector calls an allowed international call "info"; at 2 a.m. on a
+// Saturday the default policy's after-hours rule makes it at least a warning. In business
+// hours nothing changes: a site rule alerting on it keeps the detector's "info".
+TEST(RulesScenarios, InternationalAfterHoursIsAtLeastAWarning) {
+  // 2027-01-09 is a Saturday.
+  const Outcome night =
+      run(outbound(0, "2125550100", "011442079460000"), "", "2027-01-09T02:00:00Z");
+  ASSERT_EQ(night.notices.size(), 1u) << night.dump();
+  EXPECT_EQ(night.notices[0].category, Category::International);
+  EXPECT_EQ(night.notices[0].rule, "international-after-hours");
+  EXPECT_EQ(night.notices[0].severity, Severity::Warning);
+  const std::string alert_all =
+      "[[policy]]\nname = \"international-seen\"\ncategory = \"international\"\n"
+      "window = \"business_hours\"\naction = \"alert\"\n";
+  const Outcome day =
+      run(outbound(0, "2125550100", "011442079460000"), alert_all, "2027-01-05T10:00:00Z");
+  ASSERT_EQ(day.notices.size(), 1u) << day.dump();
+  EXPECT_EQ(day.notices[0].rule, "international-seen");
+  EXPECT_EQ(day.notices[0].severity, Severity::Info);
+}
+
+// A site rule's `severity` raises a notice to at least that level, never lowers it.
+TEST(RulesScenarios, PolicySeverityRaisesNeverLowers) {
+  const std::string site =
+      "[[policy]]\nname = \"international-matters\"\ncategory = \"international\"\n"
+      "severity = \"warning\"\naction = \"alert\"\n"
+      "[[policy]]\nname = \"premium-quiet\"\ncategory = \"premium\"\n"
+      "severity = \"info\"\naction = \"alert\"\n";
+  const Outcome o =
+      run(outbound(0, "2125550100", "011442079460000") + outbound(60, "2125550101", "19005551234"),
+          site);
+  ASSERT_EQ(o.notices.size(), 2u) << o.dump();
+  EXPECT_EQ(o.notices[0].rule, "international-matters");
+  EXPECT_EQ(o.notices[0].severity, Severity::Warning);  // info from the detector, raised
+  EXPECT_EQ(o.notices[1].rule, "premium-quiet");
+  EXPECT_EQ(o.notices[1].severity, Severity::Critical);  // the detector's, not lowered
+}
+
 TEST(RulesScenarios, AfterHoursForAProfileThatKeepsOfficeHours) {
   const std::string site =
       "[[profile]]\nname = \"lobby\"\nnumbers = [\"2125550110-2125550119\"]\n"

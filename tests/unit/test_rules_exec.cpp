@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -164,6 +165,116 @@ TEST_F(RulesExec, FailuresAreReportedNotFatal) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   }
   EXPECT_NE(HookRunner().spawn({"relative/hook"}, {}), "");
+}
+
+// A flood of notices with an exec rule: at most notices.exec_max_running hooks at once, the
+// rest wait in order and all run; beyond notices.exec_max_queued a hook is refused, counted
+// and marked "exec_failed" on its notice, never dropped silently.
+class RulesExecFlood : public RulesExec {
+ protected:
+  // Each hook marks itself running, counts how many are running, and leaves its count in
+  // seen/NAME once it ends.
+  void SetUp() override {
+    RulesExec::SetUp();
+    fs::create_directories(dir_ / "running");
+    fs::create_directories(dir_ / "seen");
+  }
+  std::shared_ptr<const Config> flood_config(int max_running, int max_queued,
+                                             const std::string& pause = "0.05") {
+    std::ofstream(hook_) << "#!/bin/sh\n"
+                            "touch \"$1/running/$2\"\n"
+                            "sleep "
+                         << pause
+                         << "\n"
+                            "n=$(ls \"$1/running\" | wc -l)\n"
+                            "sleep "
+                         << pause
+                         << "\n"
+                            "rm \"$1/running/$2\"\n"
+                            "echo $n > \"$1/seen/$2\"\n";
+    const std::string toml =
+        "[notices]\nexec_max_running = " + std::to_string(max_running) +
+        "\nexec_max_queued = " + std::to_string(max_queued) +
+        // Only the destination notices: calls up at once and per-prefix
+        // rates would add notices of their own.
+        "\n[detectors.concurrency]\nenabled = false\n"
+        "[detectors.call_rate]\nenabled = false\n" +
+        "\n[[policy]]\ncategory = \"premium\"\naction = [\"alert\", \"exec\"]\n"
+        "exec = [\"" +
+        hook_ + "\", \"" + dir_.string() + "\", \"{called}\"]\n";
+    ConfigOptions o;
+    o.high_risk_search = {};
+    ConfigResult r = parse_config(toml, "exec.toml", o);
+    EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors.front());
+    return r.config;
+  }
+  // `calls` premium calls to distinct numbers, one second apart, through one engine.
+  std::vector<Notice> flood(const std::shared_ptr<const Config>& cfg, int calls) {
+    Notices notices;
+    Engine engine(cfg, notices);
+    for (int i = 0; i < calls; ++i) {
+      calls::CallRecord r;
+      r.span = 1;
+      r.channel = 1 + i % 23;
+      r.direction = calls::Direction::Outbound;
+      r.calling = "2125550100";
+      r.called = "1900555" + std::to_string(1000 + i);
+      r.start = *hal::parse_time("2027-01-05T10:00:00Z") + std::chrono::seconds(i);
+      r.call_ref = static_cast<std::uint16_t>(100 + i);
+      calls::CallEvent e{calls::CallEventType::Started, *r.start, &r};
+      engine.on_call_event(e);
+      r.answer = *r.start + 1s;
+      e = {calls::CallEventType::Answered, *r.answer, &r};
+      engine.on_call_event(e);
+    }
+    EXPECT_TRUE(engine.wait_for_hooks(60s));
+    stats_ = engine.stats();
+    return notices.got;
+  }
+  std::vector<int> seen() {
+    std::vector<int> out;
+    for (const auto& e : fs::directory_iterator(dir_ / "seen"))
+      out.push_back(std::stoi(slurp_file(e.path())));
+    return out;
+  }
+  static std::string slurp_file(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+};
+
+TEST_F(RulesExecFlood, HooksRunWithBoundedConcurrencyAndAllRun) {
+  const auto notices = flood(flood_config(3, 1000), 50);
+  ASSERT_EQ(notices.size(), 50u);
+  for (const auto& n : notices)
+    EXPECT_EQ(n.actions, (std::vector<std::string>{"alert", "exec"})) << n.identifier;
+  EXPECT_EQ(stats_.hooks, 50u);
+  EXPECT_EQ(stats_.hook_failures, 0u);
+  const auto counts = seen();
+  EXPECT_EQ(counts.size(), 50u) << "every hook ran to its end";
+  EXPECT_LE(*std::max_element(counts.begin(), counts.end()), 3);
+  EXPECT_TRUE(fs::is_empty(dir_ / "running"));
+}
+
+TEST_F(RulesExecFlood, AFullQueueRefusesHooksVisibly) {
+  // One running, five waiting: of twenty, six run and fourteen are refused.
+  // The hooks take a second each: the twenty notices are all in before the first ends.
+  const auto notices = flood(flood_config(1, 5, "0.5"), 20);
+  ASSERT_EQ(notices.size(), 20u);
+  std::size_t ran = 0, refused = 0;
+  for (const auto& n : notices) {
+    if (n.actions == std::vector<std::string>{"alert", "exec"}) ++ran;
+    if (n.actions == std::vector<std::string>{"alert", "exec_failed"}) ++refused;
+  }
+  EXPECT_EQ(ran, 6u);
+  EXPECT_EQ(refused, 14u);
+  EXPECT_EQ(stats_.hooks, 6u);
+  EXPECT_EQ(stats_.hook_failures, 14u);
+  const auto counts = seen();
+  EXPECT_EQ(counts.size(), 6u);
+  EXPECT_EQ(*std::max_element(counts.begin(), counts.end()), 1);
 }
 
 TEST_F(RulesExec, BacktestModeRunsNothing) {
