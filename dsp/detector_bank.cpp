@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "dsp/answer_tone.hpp"
 #include "dsp/country.hpp"
 #include "dsp/levels.hpp"
 #include "dsp/screen.hpp"
@@ -130,6 +131,15 @@ constexpr int kCarrierRun = 15;             // 150 ms of blocks
 constexpr float kCarrierModulation = 0.1F;  // mark and space each hold >= 10 % of the band
 constexpr float kCarrierSwing = 0.1F;       // std. dev. of the mark share across blocks
 constexpr float kCarrierLead = 2.F;         // V.21 ch1 980 Hz vs Bell 103 originate 1270 Hz
+// Short answer tones (docs/dsp.md): SpanDSP's ANS and 2225 Hz detectors need 550 ms of tone.
+// A stretch of blocks in which the tone's bin holds >= 80 % of the power (one block may
+// miss: a phase reversal), 250-800 ms long, is measured on the ring once it ends, and
+// reported once the unit's detector has heard it all and did not report it itself.
+constexpr float kShortPure = 0.8F;
+constexpr int kShortMissed = 1;
+constexpr std::int64_t kShortMin = 2000;
+constexpr std::int64_t kShortMax = 6400;
+constexpr std::int64_t kShortSettle = 2 * kScreenBlock;  // SpanDSP's filters see the end
 constexpr float kVoiceDbm0 = -45.F;
 constexpr float kPureShare = 0.6F;  // a block this tonal is not voice
 // Call-progress verification: Hann windows of 32 ms every 16 ms over the recent audio; the
@@ -338,6 +348,28 @@ int tone_unit_type(int u) {
   }
 }
 
+// A steady answer tone too short for SpanDSP: its stretch on the screen, and a measured one
+// waiting for the unit's own detector to have heard all of it.
+struct ShortTone {
+  int unit = 0;
+  int bin = -1;
+  double hz = 0.0;
+  std::int64_t start = -1, last = 0;  // the stretch: first pure block's start, last one's end
+  int missed = 0;
+  std::int64_t spandsp_at = kNever;  // the unit's detector last reported its tone here
+  bool pending = false;
+  std::int64_t from = 0, due = 0;
+  ToneName name = ToneName::none;
+  float level = 0.F;
+
+  void clear() {
+    start = -1;
+    missed = 0;
+    spandsp_at = kNever;
+    pending = false;
+  }
+};
+
 struct MfCheck {
   char digit = 0;
   std::int64_t report = 0;  // where SpanDSP reported it
@@ -409,6 +441,7 @@ struct ChannelDetectorBank::Impl {
   std::array<int, kUnitCount> tone_present{};
   std::array<detail::FskRxPtr, kUnitCount> fsk{};
   std::array<Carrier, 4> carriers{};
+  std::array<ShortTone, 2> short_tones{};
   detail::SuperToneRxPtr cp;
   int cp_active = -1;
   int cp_run = 0;      // blocks in the current steady call-progress tone
@@ -493,6 +526,12 @@ struct ChannelDetectorBank::Impl {
                           b980};
     carriers[3] = Carrier{
         kB103Ch2, FSK_BELL103CH1, ToneName::bell103_carrier, b2025, bin_bell_ans, bin_ans, -1, -1};
+    short_tones[0].unit = kAns;
+    short_tones[0].bin = bin_ans;
+    short_tones[0].hz = 2100.0;
+    short_tones[1].unit = kBellAns;
+    short_tones[1].bin = bin_bell_ans;
+    short_tones[1].hz = 2225.0;
     for (double hz : country.screen_hz) {
       cp_bins.push_back(screen.add_bin(hz));
       if (cp_bins.back() >= 0)
@@ -628,8 +667,10 @@ struct ChannelDetectorBank::Impl {
     if (code == present) return;
     present = code;
     ToneName name = tone_code_name(code);
-    if (name != ToneName::none)
-      b.emit_tone(name, static_cast<float>(level), b.tone_onset(c->unit, name));
+    if (name == ToneName::none) return;
+    for (ShortTone& t : b.short_tones)
+      if (t.unit == c->unit) t.spandsp_at = b.event_pos;
+    b.emit_tone(name, static_cast<float>(level), b.tone_onset(c->unit, name));
   }
 
   static void fsk_bit(void* user, int bit) {
@@ -743,6 +784,7 @@ struct ChannelDetectorBank::Impl {
     cp_dft = {};
     for (auto& h : onsets) h.clear();
     cp_runs.clear();
+    for (ShortTone& t : short_tones) t.clear();
     for (Carrier& c : carriers) {
       c.band_run = 0;
       c.minor_at = kNever;
@@ -789,7 +831,51 @@ struct ChannelDetectorBank::Impl {
       feed(u, end);
       if (cfg.gating.enabled && end > g.awake_until && !busy(u)) g.awake = false;
     }
+    for (ShortTone& t : short_tones)
+      if (t.pending && end >= t.due) report_short_tone(t, t.due);
     if (bell || r2) feed_mf(end);
+  }
+
+  // ---- short answer tones -----------------------------------------------------------------
+  // Every block, gated or not: the stretch of blocks the tone held nearly alone.
+  void track_short_tones(const ScreenResult& r, bool loud) {
+    for (ShortTone& t : short_tones) {
+      if (!enabled[static_cast<std::size_t>(t.unit)]) continue;
+      if (loud && r.share[static_cast<std::size_t>(t.bin)] >= kShortPure) {
+        if (t.start < 0) t.start = r.end - kScreenBlock;
+        t.last = r.end;
+        t.missed = 0;
+      } else if (t.start >= 0 && ++t.missed > kShortMissed) {
+        end_short_tone(t, r.end);
+      }
+    }
+  }
+
+  // The stretch ended at `at`: if it was an answer tone, it is reported at `at` plus the
+  // settling time, unless the unit's detector has reported it by then.
+  void end_short_tone(ShortTone& t, std::int64_t at) {
+    const std::int64_t from = t.start, to = t.last;
+    t.start = -1;
+    t.missed = 0;
+    if (t.pending || to - from < kShortMin || to - from > kShortMax || from < ring.oldest()) return;
+    std::span<std::int16_t> x(scratch().data(), static_cast<std::size_t>(to - from));
+    ring.copy(from, x);
+    const detail::AnswerToneMeasurement m = detail::measure_answer_tone(x, t.hz);
+    if (!m.ok) return;
+    t.pending = true;
+    t.from = from;
+    t.due = at + kShortSettle;
+    t.name = t.unit == kBellAns ? ToneName::bell_ans : m.am ? ToneName::ansam : ToneName::ans;
+    t.level = static_cast<float>(std::round(m.dbm0 * 10.0) / 10.0);
+  }
+
+  void report_short_tone(ShortTone& t, std::int64_t at) {
+    t.pending = false;
+    if (t.spandsp_at >= t.from) return;  // SpanDSP's detector heard it: reported already
+    const std::int64_t saved = event_pos;
+    event_pos = at;
+    emit_tone(t.name, t.level, tone_onset(t.unit, t.name));
+    event_pos = saved;
   }
 
   // Gives unit `u` a SpanDSP state if it has none (from the thread's parked ones, else a new
@@ -903,6 +989,7 @@ struct ChannelDetectorBank::Impl {
     }
     for (Carrier& c : carriers) qualify(c, r, loud);
     track_onsets(r, loud);
+    track_short_tones(r, loud);
     if (r.dbm0 >= kVoiceDbm0 && purest < kPureShare) stats.voice_samples += kScreenBlock;
   }
 
@@ -1165,6 +1252,11 @@ struct ChannelDetectorBank::Impl {
   void flush() {
     dtmf.flush();
     run_mf_checks(true);
+    // A tone still on, or ended within the settling time, when the stream stops.
+    for (ShortTone& t : short_tones) {
+      if (t.start >= 0) end_short_tone(t, ring.end());
+      if (t.pending) report_short_tone(t, std::min(t.due, ring.end()));
+    }
   }
 };
 
