@@ -18,6 +18,7 @@
 #include "dsp/levels.hpp"
 #include "dsp/screen.hpp"
 #include "dsp/spandsp_ptr.hpp"
+#include "dsp/state_pool.hpp"
 #include "dsp/tone_pair.hpp"
 
 namespace tw::dsp {
@@ -34,43 +35,6 @@ namespace {
 std::array<std::int16_t, AudioRing::kCapacity>& scratch() {
   thread_local std::array<std::int16_t, AudioRing::kCapacity> buf;
   return buf;
-}
-
-// SpanDSP states of the fax/modem tone and FSK detectors parked while their gate sleeps, one
-// pool per thread (a bank always runs on one thread). A bank holds a state only while its
-// detector is awake or could resume with it; most of a call they sleep, so a big box needs a
-// few dozen states instead of 1,920 x 9 (~20 KB a bank). The pool grows to the high-water
-// mark and is reused from then on: no allocation on the per-chunk path in steady state.
-std::atomic<std::size_t> g_live_banks{0};
-std::atomic<std::size_t> g_parked_states{0};  // over all threads' pools
-
-struct ParkedStates {
-  ParkedStates() {
-    tones.reserve(64);
-    fsk.reserve(64);
-  }
-  ~ParkedStates() { g_parked_states -= tones.size() + fsk.size(); }
-  ParkedStates(const ParkedStates&) = delete;
-  ParkedStates& operator=(const ParkedStates&) = delete;
-  template <class Ptr>
-  static void put(std::vector<Ptr>& pool, Ptr& state) {
-    pool.push_back(std::move(state));
-    g_parked_states.fetch_add(1, std::memory_order_relaxed);
-  }
-  template <class Ptr>
-  static bool take(std::vector<Ptr>& pool, Ptr& state) {
-    if (pool.empty()) return false;
-    state = std::move(pool.back());
-    pool.pop_back();
-    g_parked_states.fetch_sub(1, std::memory_order_relaxed);
-    return true;
-  }
-  std::vector<detail::ModemTonesRxPtr> tones;
-  std::vector<detail::FskRxPtr> fsk;
-};
-ParkedStates& parked() {
-  thread_local ParkedStates p;
-  return p;
 }
 
 enum Unit : int {
@@ -483,9 +447,9 @@ struct ChannelDetectorBank::Impl {
     build_detectors();
     build_gates();
     reset();
-    g_live_banks.fetch_add(1, std::memory_order_relaxed);
+    detail::StatePool::live_banks().fetch_add(1, std::memory_order_relaxed);
   }
-  ~Impl() { g_live_banks.fetch_sub(1, std::memory_order_relaxed); }
+  ~Impl() { detail::StatePool::live_banks().fetch_sub(1, std::memory_order_relaxed); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -883,7 +847,7 @@ struct ChannelDetectorBank::Impl {
   bool acquire_state(int u) {
     auto su = static_cast<std::size_t>(u);
     if (is_tone_unit(u) && !tones[su]) {
-      if (!ParkedStates::take(parked().tones, tones[su])) {
+      if (!detail::StatePool::local().take(tones[su])) {
         tones[su].reset(
             modem_connect_tones_rx_init(nullptr, tone_unit_type(u), &tone_cb, &ctx[su]));
         if (!tones[su]) throw std::runtime_error("modem_connect_tones_rx_init failed");
@@ -891,7 +855,7 @@ struct ChannelDetectorBank::Impl {
       return true;
     }
     if (is_fsk_unit(u) && !fsk[su]) {
-      if (!ParkedStates::take(parked().fsk, fsk[su])) {
+      if (!detail::StatePool::local().take(fsk[su])) {
         for (const Carrier& c : carriers)
           if (c.unit == u)
             fsk[su].reset(fsk_rx_init(nullptr, &preset_fsk_specs[c.spec], FSK_FRAME_MODE_SYNC,
@@ -908,8 +872,8 @@ struct ChannelDetectorBank::Impl {
   void park_state(int u, const Gate& g) {
     if (g.fed >= ring.oldest()) return;
     auto su = static_cast<std::size_t>(u);
-    if (is_tone_unit(u) && tones[su]) ParkedStates::put(parked().tones, tones[su]);
-    if (is_fsk_unit(u) && fsk[su]) ParkedStates::put(parked().fsk, fsk[su]);
+    if (is_tone_unit(u) && tones[su]) detail::StatePool::local().put(tones[su]);
+    if (is_fsk_unit(u) && fsk[su]) detail::StatePool::local().put(fsk[su]);
   }
 
   void trigger(int u, std::int64_t pos) {
@@ -1309,10 +1273,10 @@ const BankConfig& ChannelDetectorBank::config() const {
 }
 
 std::size_t ChannelDetectorBank::live_banks() {
-  return g_live_banks.load(std::memory_order_relaxed);
+  return detail::StatePool::live_banks().load(std::memory_order_relaxed);
 }
 std::size_t ChannelDetectorBank::parked_states() {
-  return g_parked_states.load(std::memory_order_relaxed);
+  return detail::StatePool::parked_total();
 }
 
 void ChannelDetectorBank::prepare() {
