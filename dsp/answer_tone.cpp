@@ -27,12 +27,24 @@ double hann(std::size_t i, std::size_t n) {
                               static_cast<double>(n));
 }
 
-// Mean square of a tone at `hz` in `x` under a Hann window: 2 |X|^2 / (sum w)^2.
-double tone_power(std::span<const std::int16_t> x, double hz) {
+// A Hann window of `n` samples (n <= N), computed once per measurement, not per Goertzel.
+template <std::size_t N>
+struct Window {
+  explicit Window(std::size_t n) : size(n) {
+    for (std::size_t i = 0; i < n; ++i) w[i] = hann(i, n);
+  }
+  std::array<double, N> w{};
+  std::size_t size;
+};
+
+// Mean square of a tone at `hz` in `x` under the window `win` (of x's length):
+// 2 |X|^2 / (sum w)^2.
+template <std::size_t N>
+double tone_power(std::span<const std::int16_t> x, double hz, const Window<N>& win) {
   const double c = 2.0 * std::cos(2.0 * std::numbers::pi * hz / kSampleRate);
   double s1 = 0.0, s2 = 0.0, sum_w = 0.0;
   for (std::size_t i = 0; i < x.size(); ++i) {
-    const double w = hann(i, x.size());
+    const double w = win.w[i];
     sum_w += w;
     const double s0 = w * x[i] + c * s1 - s2;
     s2 = s1;
@@ -68,11 +80,12 @@ AnswerToneMeasurement measure_answer_tone(std::span<const std::int16_t> x, doubl
   // by a parabola through the log powers around it.
   const std::size_t fw = std::min(x.size(), kFreqWin);
   const auto mid = x.subspan((x.size() - fw) / 2, fw);
+  const Window<kFreqWin> freq_win(fw);
   constexpr int kSteps = static_cast<int>(kSearchHz / kStepHz);
   std::array<double, 2 * kSteps + 1> p{};
   int best = 0;
   for (int i = 0; i <= 2 * kSteps; ++i) {
-    p[static_cast<std::size_t>(i)] = tone_power(mid, nominal_hz + (i - kSteps) * kStepHz);
+    p[static_cast<std::size_t>(i)] = tone_power(mid, nominal_hz + (i - kSteps) * kStepHz, freq_win);
     if (p[static_cast<std::size_t>(i)] > p[static_cast<std::size_t>(best)]) best = i;
   }
   if (best == 0 || best == 2 * kSteps) {
@@ -89,7 +102,7 @@ AnswerToneMeasurement measure_answer_tone(std::span<const std::int16_t> x, doubl
     m.why = "off frequency";
     return m;
   }
-  if (tone_power(mid, m.hz) < lim.min_share * mean_square(mid)) {
+  if (tone_power(mid, m.hz, freq_win) < lim.min_share * mean_square(mid)) {
     m.why = "not pure";
     return m;
   }
@@ -98,10 +111,11 @@ AnswerToneMeasurement measure_answer_tone(std::span<const std::int16_t> x, doubl
   // a phase reversal), at a level within a few dB of the median window's.
   std::array<double, kMaxSamples / kHop> level{};
   std::size_t n = 0, misses = 0;
+  const Window<kWin> short_win(kWin);
   for (std::size_t at = 0; at + kWin <= x.size(); at += kHop) {
     const auto w = x.subspan(at, kWin);
     const double wms = mean_square(w);
-    if (tone_power(w, m.hz) < lim.min_window_share * wms) ++misses;
+    if (tone_power(w, m.hz, short_win) < lim.min_window_share * wms) ++misses;
     level[n++] = wms;
   }
   if (misses > n / kWindowsPerMiss) {
