@@ -13,10 +13,12 @@
 #include <stdexcept>
 #include <vector>
 
+#include "dsp/answer_tone.hpp"
 #include "dsp/country.hpp"
 #include "dsp/levels.hpp"
 #include "dsp/screen.hpp"
 #include "dsp/spandsp_ptr.hpp"
+#include "dsp/state_pool.hpp"
 #include "dsp/tone_pair.hpp"
 
 namespace tw::dsp {
@@ -33,43 +35,6 @@ namespace {
 std::array<std::int16_t, AudioRing::kCapacity>& scratch() {
   thread_local std::array<std::int16_t, AudioRing::kCapacity> buf;
   return buf;
-}
-
-// SpanDSP states of the fax/modem tone and FSK detectors parked while their gate sleeps, one
-// pool per thread (a bank always runs on one thread). A bank holds a state only while its
-// detector is awake or could resume with it; most of a call they sleep, so a big box needs a
-// few dozen states instead of 1,920 x 9 (~20 KB a bank). The pool grows to the high-water
-// mark and is reused from then on: no allocation on the per-chunk path in steady state.
-std::atomic<std::size_t> g_live_banks{0};
-std::atomic<std::size_t> g_parked_states{0};  // over all threads' pools
-
-struct ParkedStates {
-  ParkedStates() {
-    tones.reserve(64);
-    fsk.reserve(64);
-  }
-  ~ParkedStates() { g_parked_states -= tones.size() + fsk.size(); }
-  ParkedStates(const ParkedStates&) = delete;
-  ParkedStates& operator=(const ParkedStates&) = delete;
-  template <class Ptr>
-  static void put(std::vector<Ptr>& pool, Ptr& state) {
-    pool.push_back(std::move(state));
-    g_parked_states.fetch_add(1, std::memory_order_relaxed);
-  }
-  template <class Ptr>
-  static bool take(std::vector<Ptr>& pool, Ptr& state) {
-    if (pool.empty()) return false;
-    state = std::move(pool.back());
-    pool.pop_back();
-    g_parked_states.fetch_sub(1, std::memory_order_relaxed);
-    return true;
-  }
-  std::vector<detail::ModemTonesRxPtr> tones;
-  std::vector<detail::FskRxPtr> fsk;
-};
-ParkedStates& parked() {
-  thread_local ParkedStates p;
-  return p;
 }
 
 enum Unit : int {
@@ -130,6 +95,15 @@ constexpr int kCarrierRun = 15;             // 150 ms of blocks
 constexpr float kCarrierModulation = 0.1F;  // mark and space each hold >= 10 % of the band
 constexpr float kCarrierSwing = 0.1F;       // std. dev. of the mark share across blocks
 constexpr float kCarrierLead = 2.F;         // V.21 ch1 980 Hz vs Bell 103 originate 1270 Hz
+// Short answer tones (docs/dsp.md): SpanDSP's ANS and 2225 Hz detectors need 550 ms of tone.
+// A stretch of blocks in which the tone's bin holds >= 80 % of the power (one block may
+// miss: a phase reversal), 250-800 ms long, is measured on the ring once it ends, and
+// reported once the unit's detector has heard it all and did not report it itself.
+constexpr float kShortPure = 0.8F;
+constexpr int kShortMissed = 1;
+constexpr std::int64_t kShortMin = 2000;
+constexpr std::int64_t kShortMax = 6400;
+constexpr std::int64_t kShortSettle = 2 * kScreenBlock;  // SpanDSP's filters see the end
 constexpr float kVoiceDbm0 = -45.F;
 constexpr float kPureShare = 0.6F;  // a block this tonal is not voice
 // Call-progress verification: Hann windows of 32 ms every 16 ms over the recent audio; the
@@ -338,6 +312,28 @@ int tone_unit_type(int u) {
   }
 }
 
+// A steady answer tone too short for SpanDSP: its stretch on the screen, and a measured one
+// waiting for the unit's own detector to have heard all of it.
+struct ShortTone {
+  int unit = 0;
+  int bin = -1;
+  double hz = 0.0;
+  std::int64_t start = -1, last = 0;  // the stretch: first pure block's start, last one's end
+  int missed = 0;
+  std::int64_t spandsp_at = kNever;  // the unit's detector last reported its tone here
+  bool pending = false;
+  std::int64_t from = 0, due = 0;
+  ToneName name = ToneName::none;
+  float level = 0.F;
+
+  void clear() {
+    start = -1;
+    missed = 0;
+    spandsp_at = kNever;
+    pending = false;
+  }
+};
+
 struct MfCheck {
   char digit = 0;
   std::int64_t report = 0;  // where SpanDSP reported it
@@ -409,6 +405,7 @@ struct ChannelDetectorBank::Impl {
   std::array<int, kUnitCount> tone_present{};
   std::array<detail::FskRxPtr, kUnitCount> fsk{};
   std::array<Carrier, 4> carriers{};
+  std::array<ShortTone, 2> short_tones{};
   detail::SuperToneRxPtr cp;
   int cp_active = -1;
   int cp_run = 0;      // blocks in the current steady call-progress tone
@@ -450,9 +447,9 @@ struct ChannelDetectorBank::Impl {
     build_detectors();
     build_gates();
     reset();
-    g_live_banks.fetch_add(1, std::memory_order_relaxed);
+    detail::StatePool::live_banks().fetch_add(1, std::memory_order_relaxed);
   }
-  ~Impl() { g_live_banks.fetch_sub(1, std::memory_order_relaxed); }
+  ~Impl() { detail::StatePool::live_banks().fetch_sub(1, std::memory_order_relaxed); }
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
 
@@ -493,6 +490,12 @@ struct ChannelDetectorBank::Impl {
                           b980};
     carriers[3] = Carrier{
         kB103Ch2, FSK_BELL103CH1, ToneName::bell103_carrier, b2025, bin_bell_ans, bin_ans, -1, -1};
+    short_tones[0].unit = kAns;
+    short_tones[0].bin = bin_ans;
+    short_tones[0].hz = 2100.0;
+    short_tones[1].unit = kBellAns;
+    short_tones[1].bin = bin_bell_ans;
+    short_tones[1].hz = 2225.0;
     for (double hz : country.screen_hz) {
       cp_bins.push_back(screen.add_bin(hz));
       if (cp_bins.back() >= 0)
@@ -628,8 +631,10 @@ struct ChannelDetectorBank::Impl {
     if (code == present) return;
     present = code;
     ToneName name = tone_code_name(code);
-    if (name != ToneName::none)
-      b.emit_tone(name, static_cast<float>(level), b.tone_onset(c->unit, name));
+    if (name == ToneName::none) return;
+    for (ShortTone& t : b.short_tones)
+      if (t.unit == c->unit) t.spandsp_at = b.event_pos;
+    b.emit_tone(name, static_cast<float>(level), b.tone_onset(c->unit, name));
   }
 
   static void fsk_bit(void* user, int bit) {
@@ -743,6 +748,7 @@ struct ChannelDetectorBank::Impl {
     cp_dft = {};
     for (auto& h : onsets) h.clear();
     cp_runs.clear();
+    for (ShortTone& t : short_tones) t.clear();
     for (Carrier& c : carriers) {
       c.band_run = 0;
       c.minor_at = kNever;
@@ -789,7 +795,51 @@ struct ChannelDetectorBank::Impl {
       feed(u, end);
       if (cfg.gating.enabled && end > g.awake_until && !busy(u)) g.awake = false;
     }
+    for (ShortTone& t : short_tones)
+      if (t.pending && end >= t.due) report_short_tone(t, t.due);
     if (bell || r2) feed_mf(end);
+  }
+
+  // ---- short answer tones -----------------------------------------------------------------
+  // Every block, gated or not: the stretch of blocks the tone held nearly alone.
+  void track_short_tones(const ScreenResult& r, bool loud) {
+    for (ShortTone& t : short_tones) {
+      if (!enabled[static_cast<std::size_t>(t.unit)]) continue;
+      if (loud && r.share[static_cast<std::size_t>(t.bin)] >= kShortPure) {
+        if (t.start < 0) t.start = r.end - kScreenBlock;
+        t.last = r.end;
+        t.missed = 0;
+      } else if (t.start >= 0 && ++t.missed > kShortMissed) {
+        end_short_tone(t, r.end);
+      }
+    }
+  }
+
+  // The stretch ended at `at`: if it was an answer tone, it is reported at `at` plus the
+  // settling time, unless the unit's detector has reported it by then.
+  void end_short_tone(ShortTone& t, std::int64_t at) {
+    const std::int64_t from = t.start, to = t.last;
+    t.start = -1;
+    t.missed = 0;
+    if (t.pending || to - from < kShortMin || to - from > kShortMax || from < ring.oldest()) return;
+    std::span<std::int16_t> x(scratch().data(), static_cast<std::size_t>(to - from));
+    ring.copy(from, x);
+    const detail::AnswerToneMeasurement m = detail::measure_answer_tone(x, t.hz);
+    if (!m.ok) return;
+    t.pending = true;
+    t.from = from;
+    t.due = at + kShortSettle;
+    t.name = t.unit == kBellAns ? ToneName::bell_ans : m.am ? ToneName::ansam : ToneName::ans;
+    t.level = static_cast<float>(std::round(m.dbm0 * 10.0) / 10.0);
+  }
+
+  void report_short_tone(ShortTone& t, std::int64_t at) {
+    t.pending = false;
+    if (t.spandsp_at >= t.from) return;  // SpanDSP's detector heard it: reported already
+    const std::int64_t saved = event_pos;
+    event_pos = at;
+    emit_tone(t.name, t.level, tone_onset(t.unit, t.name));
+    event_pos = saved;
   }
 
   // Gives unit `u` a SpanDSP state if it has none (from the thread's parked ones, else a new
@@ -797,7 +847,7 @@ struct ChannelDetectorBank::Impl {
   bool acquire_state(int u) {
     auto su = static_cast<std::size_t>(u);
     if (is_tone_unit(u) && !tones[su]) {
-      if (!ParkedStates::take(parked().tones, tones[su])) {
+      if (!detail::StatePool::local().take(tones[su])) {
         tones[su].reset(
             modem_connect_tones_rx_init(nullptr, tone_unit_type(u), &tone_cb, &ctx[su]));
         if (!tones[su]) throw std::runtime_error("modem_connect_tones_rx_init failed");
@@ -805,7 +855,7 @@ struct ChannelDetectorBank::Impl {
       return true;
     }
     if (is_fsk_unit(u) && !fsk[su]) {
-      if (!ParkedStates::take(parked().fsk, fsk[su])) {
+      if (!detail::StatePool::local().take(fsk[su])) {
         for (const Carrier& c : carriers)
           if (c.unit == u)
             fsk[su].reset(fsk_rx_init(nullptr, &preset_fsk_specs[c.spec], FSK_FRAME_MODE_SYNC,
@@ -822,8 +872,8 @@ struct ChannelDetectorBank::Impl {
   void park_state(int u, const Gate& g) {
     if (g.fed >= ring.oldest()) return;
     auto su = static_cast<std::size_t>(u);
-    if (is_tone_unit(u) && tones[su]) ParkedStates::put(parked().tones, tones[su]);
-    if (is_fsk_unit(u) && fsk[su]) ParkedStates::put(parked().fsk, fsk[su]);
+    if (is_tone_unit(u) && tones[su]) detail::StatePool::local().put(tones[su]);
+    if (is_fsk_unit(u) && fsk[su]) detail::StatePool::local().put(fsk[su]);
   }
 
   void trigger(int u, std::int64_t pos) {
@@ -903,6 +953,7 @@ struct ChannelDetectorBank::Impl {
     }
     for (Carrier& c : carriers) qualify(c, r, loud);
     track_onsets(r, loud);
+    track_short_tones(r, loud);
     if (r.dbm0 >= kVoiceDbm0 && purest < kPureShare) stats.voice_samples += kScreenBlock;
   }
 
@@ -1165,6 +1216,11 @@ struct ChannelDetectorBank::Impl {
   void flush() {
     dtmf.flush();
     run_mf_checks(true);
+    // A tone still on, or ended within the settling time, when the stream stops.
+    for (ShortTone& t : short_tones) {
+      if (t.start >= 0) end_short_tone(t, ring.end());
+      if (t.pending) report_short_tone(t, std::min(t.due, ring.end()));
+    }
   }
 };
 
@@ -1217,10 +1273,10 @@ const BankConfig& ChannelDetectorBank::config() const {
 }
 
 std::size_t ChannelDetectorBank::live_banks() {
-  return g_live_banks.load(std::memory_order_relaxed);
+  return detail::StatePool::live_banks().load(std::memory_order_relaxed);
 }
 std::size_t ChannelDetectorBank::parked_states() {
-  return g_parked_states.load(std::memory_order_relaxed);
+  return detail::StatePool::parked_total();
 }
 
 void ChannelDetectorBank::prepare() {

@@ -26,6 +26,8 @@ using R2MfRxPtr = std::unique_ptr<r2_mf_rx_state_t, SpanFree<&r2_mf_rx_free>>;
 using DtmfTxPtr = std::unique_ptr<dtmf_tx_state_t, SpanFree<&dtmf_tx_free>>;
 using ModemTonesTxPtr =
     std::unique_ptr<modem_connect_tones_tx_state_t, SpanFree<&modem_connect_tones_tx_free>>;
+using ToneGenDescPtr = std::unique_ptr<tone_gen_descriptor_t, SpanFree<&tone_gen_descriptor_free>>;
+using ToneGenPtr = std::unique_ptr<tone_gen_state_t, SpanFree<&tone_gen_free>>;
 using FskTxPtr = std::unique_ptr<fsk_tx_state_t, SpanFree<&fsk_tx_free>>;
 using BellMfTxPtr = std::unique_ptr<bell_mf_tx_state_t, SpanFree<&bell_mf_tx_free>>;
 using R2MfTxPtr = std::unique_ptr<r2_mf_tx_state_t, SpanFree<&r2_mf_tx_free>>;

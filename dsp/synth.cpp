@@ -224,6 +224,19 @@ std::vector<std::int16_t> spandsp_connect_tone(ConnectTone t, double seconds) {
   return out;
 }
 
+std::vector<std::int16_t> spandsp_tone(int hz, int dbm0, int ms) {
+  detail::ToneGenDescPtr desc(tone_gen_descriptor_init(nullptr, hz, dbm0, 0, 0, ms, 0, 0, 0, 0));
+  detail::ToneGenPtr gen(tone_gen_init(nullptr, desc.get()));
+  std::vector<std::int16_t> out(static_cast<std::size_t>(ms) * 8, 0);
+  int done = 0;
+  while (gen && done < static_cast<int>(out.size())) {
+    const int n = tone_gen(gen.get(), out.data() + done, static_cast<int>(out.size()) - done);
+    if (n <= 0) break;
+    done += n;
+  }
+  return out;
+}
+
 std::vector<std::filesystem::path> asterisk_corpus() {
   std::vector<std::filesystem::path> files;
   for (const char* root : {"/usr/share/asterisk/sounds", "/usr/share/asterisk/moh"}) {

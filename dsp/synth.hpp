@@ -75,6 +75,8 @@ std::vector<std::int16_t> fsk(Fsk which, double seconds, bool flags, std::uint32
 // SpanDSP's modem_connect_tones_tx for a MODEM_CONNECT_TONES_* type, `seconds` long.
 enum class ConnectTone { fax_cng, ans, ans_pr, ansam, ansam_pr, bell_ans, calling_tone };
 std::vector<std::int16_t> spandsp_connect_tone(ConnectTone t, double seconds);
+// SpanDSP's tone_gen: one steady tone of `hz` at `dbm0` (whole Hz and dB), `ms` long.
+std::vector<std::int16_t> spandsp_tone(int hz, int dbm0, int ms);
 
 // The WAV files of asterisk-core-sounds-en-wav and asterisk-moh-opsound-wav, sorted.
 std::vector<std::filesystem::path> asterisk_corpus();

@@ -1,6 +1,8 @@
 // Talk-off: ~44 minutes of recorded IVR prompts and music on hold (Debian's
 // asterisk-core-sounds-en-wav and asterisk-moh-opsound-wav), carried in G.711 as a trunk
-// would, must not produce a single digit.
+// would, must not produce a single digit, and no tone but one: the monkeys' screech in
+// tt-monkeys.wav passes for a Bell 103 carrier (as it did before short answer tones were
+// reported; no answer tone, short or long, and no call-progress tone).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -37,7 +39,11 @@ const Corpus& corpus() {
 struct Result {
   std::map<EventKind, int> counts;
   std::vector<std::string> where;
+  std::vector<std::string> tones;
 };
+
+const std::vector<std::string> kKnownTones = {
+    "tt-monkeys.wav: tone bell103-carrier @7.110s from 6.965s"};
 
 Result run(const BankConfig& cfg) {
   Result r;
@@ -45,9 +51,8 @@ Result run(const BankConfig& cfg) {
     std::vector<std::uint8_t> coded(pcm.size());
     for (std::size_t i = 0; i < pcm.size(); ++i) coded[i] = g711_encode(cfg.law, pcm[i]);
     ChannelDetectorBank bank(cfg, [&, n = name](const Event& e) {
-      if (e.kind == EventKind::tone) return;
       ++r.counts[e.kind];
-      r.where.push_back(n + ": " + describe(e));
+      (e.kind == EventKind::tone ? r.tones : r.where).push_back(n + ": " + describe(e));
     });
     for (std::size_t i = 0; i < coded.size(); i += 160)
       bank.rx_g711(std::span(coded).subspan(i, std::min<std::size_t>(160, coded.size() - i)));
@@ -76,10 +81,12 @@ TEST_F(TalkOff, NoDtmfDigitsAndNoBellMfDigitsMuLaw) {
   cfg.bell_mf = true;
   Result r = run(cfg);
   for (const auto& w : r.where) std::printf("  talk-off: %s\n", w.c_str());
-  std::printf("mu-law: DTMF %d, Bell MF %d digits over %.1f min\n", r.counts[EventKind::dtmf],
-              r.counts[EventKind::mf], corpus().seconds / 60.0);
+  std::printf("mu-law: DTMF %d, Bell MF %d digits, %d tones over %.1f min\n",
+              r.counts[EventKind::dtmf], r.counts[EventKind::mf], r.counts[EventKind::tone],
+              corpus().seconds / 60.0);
   EXPECT_EQ(r.counts[EventKind::dtmf], 0);
   EXPECT_EQ(r.counts[EventKind::mf], 0);
+  EXPECT_EQ(r.tones, kKnownTones);
 }
 
 TEST_F(TalkOff, NoDtmfDigitsAndNoR2DigitsALaw) {
@@ -90,10 +97,12 @@ TEST_F(TalkOff, NoDtmfDigitsAndNoR2DigitsALaw) {
     cfg.r2_forward = forward;
     Result r = run(cfg);
     for (const auto& w : r.where) std::printf("  talk-off: %s\n", w.c_str());
-    std::printf("A-law: DTMF %d, R2 %s %d signals over %.1f min\n", r.counts[EventKind::dtmf],
-                forward ? "forward" : "backward", r.counts[EventKind::mf], corpus().seconds / 60.0);
+    std::printf("A-law: DTMF %d, R2 %s %d signals, %d tones over %.1f min\n",
+                r.counts[EventKind::dtmf], forward ? "forward" : "backward",
+                r.counts[EventKind::mf], r.counts[EventKind::tone], corpus().seconds / 60.0);
     EXPECT_EQ(r.counts[EventKind::dtmf], 0);
     EXPECT_EQ(r.counts[EventKind::mf], 0) << (forward ? "forward" : "backward");
+    EXPECT_EQ(r.tones, kKnownTones) << (forward ? "forward" : "backward");
   }
 }
 
