@@ -5,6 +5,7 @@
 #include <deque>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace tw::rules::detail {
 
@@ -512,7 +513,7 @@ class RedialDetector final : public Detector {
       const CallState* pick = nullptr;
       bool pick_suspected = false;
       double pick_gap = 0;
-      for (const Recent* r : riders_in_recent(c.key)) {
+      for (const Recent* r : ended_riders(c.key, *c.record.end, tol)) {
         const CallState& o = r->state;
         if (!o.outbound() || !o.record.end || !together(*o.record.end, *c.record.end, tol))
           continue;
@@ -527,8 +528,9 @@ class RedialDetector final : public Detector {
       }
       if (pick) paired(ctx, *pick, c);
       // Outbound legs kept only because this leg was up may go at the next tick.
-      for (auto [it, end] = riders_.equal_range(c.key); it != end; ++it)
-        if (pinned_.count(it->second)) unpin_check_.push_back(it->second);
+      for (auto it = pinned_by_.lower_bound({c.key, CallKey{}});
+           it != pinned_by_.end() && it->first == c.key; ++it)
+        unpin_check_.push_back(it->second);
     }
     const bool keep = c.outbound() ? !c.inbound_up.empty() : c.answered();
     if (!keep) {
@@ -541,6 +543,7 @@ class RedialDetector final : public Detector {
     r.state.ended = true;
     r.seq = next_seq_++;
     by_end_.emplace(*c.record.end, c.key);
+    for (const CallKey& k : c.inbound_up) ended_riders_.insert({k, *c.record.end, r.seq, c.key});
     while (recent_.size() > kMaxRecent && !(by_end_.empty() && pinned_.empty())) {
       if (!by_end_.empty()) {
         const CallKey k = by_end_.begin()->second;
@@ -562,10 +565,12 @@ class RedialDetector final : public Detector {
       by_end_.erase(by_end_.begin());
       // An outbound leg stays while an inbound leg it rode on is up (its digits may come).
       const auto r = recent_.find(k);
-      if (r != recent_.end() && pinned(r->second.state, ctx))
+      if (r != recent_.end() && pinned(r->second.state, ctx)) {
         pinned_.insert(k);
-      else
+        for (const CallKey& in : r->second.state.inbound_up) pinned_by_.insert({in, k});
+      } else {
         drop(k, ctx);
+      }
     }
     for (const CallKey& k : unpin_check_) {
       auto it = pinned_.find(k);
@@ -633,7 +638,8 @@ class RedialDetector final : public Detector {
   void reevaluate(const CallState& in, Context& ctx) {
     const auto& active = ctx.active();
     std::vector<const CallState*> up;
-    for (auto [it, end] = riders_.equal_range(in.key); it != end; ++it) {
+    for (auto it = riders_.lower_bound({in.key, CallKey{}});
+         it != riders_.end() && it->first == in.key; ++it) {
       const auto a = active.find(it->second);
       if (a != active.end() && a->second.outbound() && a->second.destination_done)
         up.push_back(&a->second);
@@ -653,8 +659,22 @@ class RedialDetector final : public Detector {
   // The ended outbound legs that rode on inbound leg `in`, in the order they were kept.
   std::vector<const Recent*> riders_in_recent(const CallKey& in) const {
     std::vector<const Recent*> out;
-    for (auto [it, end] = riders_.equal_range(in); it != end; ++it)
+    for (auto it = riders_.lower_bound({in, CallKey{}}); it != riders_.end() && it->first == in;
+         ++it)
       if (auto r = recent_.find(it->second); r != recent_.end()) out.push_back(&r->second);
+    std::sort(out.begin(), out.end(),
+              [](const Recent* x, const Recent* y) { return x->seq < y->seq; });
+    return out;
+  }
+
+  // The same, only those that ended within `tol` of `end` (a little more: the caller checks).
+  std::vector<const Recent*> ended_riders(const CallKey& in, Timestamp end, double tol) const {
+    std::vector<const Recent*> out;
+    const auto slack = micros(tol) + std::chrono::microseconds(1);
+    for (auto it = ended_riders_.lower_bound({in, end - slack, 0, CallKey{}});
+         it != ended_riders_.end() && std::get<0>(*it) == in && std::get<1>(*it) <= end + slack;
+         ++it)
+      if (auto r = recent_.find(std::get<3>(*it)); r != recent_.end()) out.push_back(&r->second);
     std::sort(out.begin(), out.end(),
               [](const Recent* x, const Recent* y) { return x->seq < y->seq; });
     return out;
@@ -684,19 +704,16 @@ class RedialDetector final : public Detector {
     auto it = recent_.find(k);
     if (it == recent_.end()) return;
     unride(k, it->second.state.inbound_up);
+    for (const CallKey& in : it->second.state.inbound_up) {
+      ended_riders_.erase({in, *it->second.state.record.end, it->second.seq, k});
+      pinned_by_.erase({in, k});
+    }
     recent_.erase(it);
     forget_unless_kept(k, ctx);
   }
 
   void unride(const CallKey& o, const std::vector<CallKey>& inbound_up) {
-    for (const CallKey& in : inbound_up) {
-      for (auto [r, end] = riders_.equal_range(in); r != end; ++r) {
-        if (r->second == o) {
-          riders_.erase(r);
-          break;
-        }
-      }
-    }
+    for (const CallKey& in : inbound_up) riders_.erase({in, o});
   }
 
   static bool together(Timestamp a, Timestamp b, double tol) {
@@ -786,8 +803,11 @@ class RedialDetector final : public Detector {
   std::multimap<Timestamp, CallKey> by_end_;
   std::set<CallKey> pinned_;
   std::vector<CallKey> unpin_check_;  // pinned legs whose inbound leg ended
-  // Inbound leg -> the outbound legs (up or kept) whose inbound_up names it.
-  std::multimap<CallKey, CallKey> riders_;
+  // (inbound leg, outbound leg) for the outbound legs (up or kept) whose inbound_up names
+  // it; for the kept ones also by end time, and for the pinned ones.
+  std::set<std::pair<CallKey, CallKey>> riders_;
+  std::set<std::tuple<CallKey, Timestamp, std::uint64_t, CallKey>> ended_riders_;
+  std::set<std::pair<CallKey, CallKey>> pinned_by_;
   std::map<CallKey, std::optional<Severity>> raised_;
   std::map<CallKey, CallKey> bridged_;  // inbound leg -> the outbound leg paired with it
   std::set<CallKey> t2t_done_;

@@ -52,9 +52,9 @@ struct CallState {
 };
 
 // At most this many inbound legs are remembered as up at an outbound seizure (inbound_up):
-// the latest answered remote-access ones first, then the latest others answered within
-// trunk_to_trunk.start_within_s. A site's traffic stays below it; a flood of answered calls
-// cannot make every seizure cost (and hold) one entry per call up.
+// the latest answered remote-access ones first, then the latest answered others. With fewer
+// answered inbound calls up, every one is (as the detectors were written for); a flood of
+// answered calls cannot make every seizure cost (and hold) one entry per call up.
 inline constexpr std::size_t kMaxInboundUp = 16;
 
 struct Detection {

@@ -100,7 +100,7 @@ detail::CallState& Engine::start_call(const calls::CallRecord& r, Timestamp t) {
   if (c.outbound()) {
     // Candidates for through-dialing: answered inbound calls up at this seizure. Each of
     // them now has an outbound leg (note_answer() reads that off the count).
-    c.inbound_up = inbound_up_now(r.start.value_or(t));
+    c.inbound_up = inbound_up_now();
     ++outbound_starts_;
   }
   note_answer(c);
@@ -108,19 +108,15 @@ detail::CallState& Engine::start_call(const calls::CallRecord& r, Timestamp t) {
   return c;
 }
 
-// The remote-access legs (through-dialing) first, then the others answered within
-// trunk_to_trunk.start_within_s (an older one cannot be a trunk-to-trunk bridge), latest first.
-std::vector<detail::CallKey> Engine::inbound_up_now(Timestamp seizure) const {
+// The latest answered remote-access legs (through-dialing) first, then the latest others.
+std::vector<detail::CallKey> Engine::inbound_up_now() const {
   std::vector<detail::CallKey> out;
   for (auto it = answered_remote_.rbegin();
        it != answered_remote_.rend() && out.size() < detail::kMaxInboundUp; ++it)
-    out.push_back(it->second.key);
-  const auto within = micros(config_->detectors.trunk_to_trunk.start_within_s);
+    out.push_back(it->second);
   for (auto it = answered_other_.rbegin();
-       it != answered_other_.rend() && out.size() < detail::kMaxInboundUp; ++it) {
-    if (seizure - it->second.answer > within) break;  // answer order is time order
-    out.push_back(it->second.key);
-  }
+       it != answered_other_.rend() && out.size() < detail::kMaxInboundUp; ++it)
+    out.push_back(it->second);
   std::sort(out.begin(), out.end());  // the order of active_, as the detectors expect
   return out;
 }
@@ -130,8 +126,7 @@ void Engine::note_answer(detail::CallState& c) {
   if (c.answer_seq == 0 && !c.ended) {
     c.answer_seq = ++answer_seq_;
     c.outbound_mark = outbound_starts_;
-    (c.remote_access ? answered_remote_ : answered_other_)
-        .emplace(c.answer_seq, Answered{c.key, *c.record.answer});
+    (c.remote_access ? answered_remote_ : answered_other_).emplace(c.answer_seq, c.key);
   }
   if (c.answer_seq != 0 && outbound_starts_ > c.outbound_mark) c.outbound_leg = true;
 }

@@ -107,7 +107,7 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   // Keeps the answered-inbound index and the outbound-leg flag of `c` current.
   void note_answer(detail::CallState& c);
   void end_call(const detail::CallState& c);
-  std::vector<detail::CallKey> inbound_up_now(Timestamp seizure) const;
+  std::vector<detail::CallKey> inbound_up_now() const;
   void destination(detail::CallState& c);
   void mark(const detail::CallKey& key, Category category);
   void forward(calls::CallEventType type, Timestamp time, const calls::CallRecord& r);
@@ -125,11 +125,7 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   // Indexes over active_, so that no event walks every call up.
   std::multimap<Timestamp, detail::CallKey> inbound_by_start_;
   // Answered inbound calls up, by answer order: remote-access ones and the others.
-  struct Answered {
-    detail::CallKey key;
-    Timestamp answer;
-  };
-  std::map<std::uint64_t, Answered> answered_remote_, answered_other_;
+  std::map<std::uint64_t, detail::CallKey> answered_remote_, answered_other_;
   std::uint64_t answer_seq_ = 0;
   std::uint64_t outbound_starts_ = 0;
   struct Held {
