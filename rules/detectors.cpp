@@ -5,6 +5,7 @@
 #include <deque>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 namespace tw::rules::detail {
 
@@ -97,14 +98,6 @@ class WindowCounter {
   }
   std::map<std::string, std::deque<Timestamp>> events_;
 };
-
-const CallState* find_call(const CallKey& k, Context& ctx, const std::deque<CallState>& recent) {
-  const auto& active = ctx.active();
-  if (auto it = active.find(k); it != active.end()) return &it->second;
-  for (const CallState& c : recent)
-    if (c.key == k) return &c;
-  return nullptr;
-}
 
 // ---- per-call destination class and the source profile's hours -------------------------
 
@@ -481,7 +474,16 @@ class RemoteAccessDetector final : public Detector {
 // ---- through-dialing and trunk-to-trunk: an outbound leg riding on an inbound one -------
 
 class RedialDetector final : public Detector {
+  // Ended calls kept (recent_) at most: past it the earliest ended go first. Traffic keeps
+  // far fewer (those of the last end_together_s + 60 s, and outbound legs whose inbound
+  // legs are still up).
+  static constexpr std::size_t kMaxRecent = 16384;
+
  public:
+  void on_start(CallState& o, Context&) override {
+    for (const CallKey& k : o.inbound_up) riders_.emplace(k, o.key);
+  }
+
   void on_destination(CallState& o, Context& ctx) override { evaluate(o, ctx); }
 
   // Digits keyed on the inbound leg can become known after the outbound leg started: in-band
@@ -493,10 +495,14 @@ class RedialDetector final : public Detector {
   void on_end(CallState& c, Context& ctx) override {
     const Config& cfg = ctx.config();
     const double tol = cfg.detectors.through_dial.end_together_s;
-    if (!c.record.end) return;
+    if (!c.record.end) {
+      if (!recent_.count(c.key)) unride(c.key, c.inbound_up);
+      forget_unless_kept(c.key, ctx);
+      return;
+    }
     if (c.outbound()) {
       for (const CallKey& k : c.inbound_up) {
-        const CallState* in = find_call(k, ctx, recent_);
+        const CallState* in = find_call(k, ctx);
         if (in && in->ended && in->record.end && together(*in->record.end, *c.record.end, tol))
           paired(ctx, c, *in);
       }
@@ -507,10 +513,9 @@ class RedialDetector final : public Detector {
       const CallState* pick = nullptr;
       bool pick_suspected = false;
       double pick_gap = 0;
-      for (const CallState& o : recent_) {
-        if (!o.outbound() || !o.record.end ||
-            std::find(o.inbound_up.begin(), o.inbound_up.end(), c.key) == o.inbound_up.end() ||
-            !together(*o.record.end, *c.record.end, tol))
+      for (const Recent* r : ended_riders(c.key, *c.record.end, tol)) {
+        const CallState& o = r->state;
+        if (!o.outbound() || !o.record.end || !together(*o.record.end, *c.record.end, tol))
           continue;
         const bool suspected = raised_.count(o.key) > 0;
         const double gap = std::abs(seconds(*o.record.end - *c.record.end));
@@ -522,33 +527,60 @@ class RedialDetector final : public Detector {
         }
       }
       if (pick) paired(ctx, *pick, c);
+      // Outbound legs kept only because this leg was up may go at the next tick.
+      for (auto it = pinned_by_.lower_bound({c.key, CallKey{}});
+           it != pinned_by_.end() && it->first == c.key; ++it)
+        unpin_check_.push_back(it->second);
     }
     const bool keep = c.outbound() ? !c.inbound_up.empty() : c.answered();
-    if (keep) {
-      recent_.push_back(c);
-      recent_.back().ended = true;
+    if (!keep) {
+      forget_unless_kept(c.key, ctx);
+      return;
+    }
+    if (recent_.count(c.key)) drop(c.key, ctx);
+    Recent& r = recent_[c.key];
+    r.state = c;
+    r.state.ended = true;
+    r.seq = next_seq_++;
+    by_end_.emplace(*c.record.end, c.key);
+    for (const CallKey& k : c.inbound_up) ended_riders_.insert({k, *c.record.end, r.seq, c.key});
+    while (recent_.size() > kMaxRecent && !(by_end_.empty() && pinned_.empty())) {
+      if (!by_end_.empty()) {
+        const CallKey k = by_end_.begin()->second;
+        by_end_.erase(by_end_.begin());
+        drop(k, ctx);
+      } else {
+        const CallKey k = *pinned_.begin();
+        pinned_.erase(pinned_.begin());
+        drop(k, ctx);
+      }
     }
   }
 
   void on_tick(Timestamp now, Context& ctx) override {
     // The Ended event (RELEASE COMPLETE) can come up to 30 s after the end (first clearing).
     const auto keep = micros(ctx.config().detectors.through_dial.end_together_s) + 60s;
-    std::erase_if(recent_, [&](const CallState& c) {
-      if (now - c.record.end.value_or(now) <= keep) return false;
+    while (!by_end_.empty() && now - by_end_.begin()->first > keep) {
+      const CallKey k = by_end_.begin()->second;
+      by_end_.erase(by_end_.begin());
       // An outbound leg stays while an inbound leg it rode on is up (its digits may come).
-      return std::none_of(c.inbound_up.begin(), c.inbound_up.end(),
-                          [&](const CallKey& k) { return ctx.active().count(k) > 0; });
-    });
-    std::erase_if(bridged_, [&](const auto& kv) {
-      return !ctx.active().count(kv.first) &&
-             std::none_of(recent_.begin(), recent_.end(),
-                          [&](const CallState& c) { return c.key == kv.first; });
-    });
-    std::erase_if(raised_, [&](const auto& kv) {
-      return !ctx.active().count(kv.first) &&
-             std::none_of(recent_.begin(), recent_.end(),
-                          [&](const CallState& c) { return c.key == kv.first; });
-    });
+      const auto r = recent_.find(k);
+      if (r != recent_.end() && pinned(r->second.state, ctx)) {
+        pinned_.insert(k);
+        for (const CallKey& in : r->second.state.inbound_up) pinned_by_.insert({in, k});
+      } else {
+        drop(k, ctx);
+      }
+    }
+    for (const CallKey& k : unpin_check_) {
+      auto it = pinned_.find(k);
+      if (it == pinned_.end()) continue;
+      const auto r = recent_.find(k);
+      if (r != recent_.end() && pinned(r->second.state, ctx)) continue;
+      pinned_.erase(it);
+      drop(k, ctx);
+    }
+    unpin_check_.clear();
   }
 
  private:
@@ -561,7 +593,7 @@ class RedialDetector final : public Detector {
     Severity best_sev = Severity::Info;
     std::vector<std::string> best_why;
     for (const CallKey& k : o.inbound_up) {
-      const CallState* in = find_call(k, ctx, recent_);
+      const CallState* in = find_call(k, ctx);
       if (!in || !in->remote_access) continue;
       std::vector<std::string> why;
       bool strong = false;
@@ -601,15 +633,87 @@ class RedialDetector final : public Detector {
     raise_through_dial(ctx, o, *best, best_sev, best_why);
   }
 
+  // The outbound legs riding on `in` whose number is final: those up in key order, then the
+  // ended ones in the order they ended, as before.
   void reevaluate(const CallState& in, Context& ctx) {
-    auto rides_on = [&](const CallState& o) {
-      return o.outbound() && o.destination_done &&
-             std::find(o.inbound_up.begin(), o.inbound_up.end(), in.key) != o.inbound_up.end();
-    };
-    for (const auto& [k, o] : ctx.active())
-      if (rides_on(o)) evaluate(o, ctx);
-    for (const CallState& o : recent_)
-      if (rides_on(o)) evaluate(o, ctx);
+    const auto& active = ctx.active();
+    std::vector<const CallState*> up;
+    for (auto it = riders_.lower_bound({in.key, CallKey{}});
+         it != riders_.end() && it->first == in.key; ++it) {
+      const auto a = active.find(it->second);
+      if (a != active.end() && a->second.outbound() && a->second.destination_done)
+        up.push_back(&a->second);
+    }
+    std::sort(up.begin(), up.end(),
+              [](const CallState* x, const CallState* y) { return x->key < y->key; });
+    for (const CallState* o : up) evaluate(*o, ctx);
+    for (const Recent* r : riders_in_recent(in.key))
+      if (r->state.outbound() && r->state.destination_done) evaluate(r->state, ctx);
+  }
+
+  struct Recent {
+    CallState state;
+    std::uint64_t seq = 0;  // the order calls were kept in
+  };
+
+  // The ended outbound legs that rode on inbound leg `in`, in the order they were kept.
+  std::vector<const Recent*> riders_in_recent(const CallKey& in) const {
+    std::vector<const Recent*> out;
+    for (auto it = riders_.lower_bound({in, CallKey{}}); it != riders_.end() && it->first == in;
+         ++it)
+      if (auto r = recent_.find(it->second); r != recent_.end()) out.push_back(&r->second);
+    std::sort(out.begin(), out.end(),
+              [](const Recent* x, const Recent* y) { return x->seq < y->seq; });
+    return out;
+  }
+
+  // The same, only those that ended within `tol` of `end` (a little more: the caller checks).
+  std::vector<const Recent*> ended_riders(const CallKey& in, Timestamp end, double tol) const {
+    std::vector<const Recent*> out;
+    const auto slack = micros(tol) + std::chrono::microseconds(1);
+    for (auto it = ended_riders_.lower_bound({in, end - slack, 0, CallKey{}});
+         it != ended_riders_.end() && std::get<0>(*it) == in && std::get<1>(*it) <= end + slack;
+         ++it)
+      if (auto r = recent_.find(std::get<3>(*it)); r != recent_.end()) out.push_back(&r->second);
+    std::sort(out.begin(), out.end(),
+              [](const Recent* x, const Recent* y) { return x->seq < y->seq; });
+    return out;
+  }
+
+  const CallState* find_call(const CallKey& k, Context& ctx) const {
+    const auto& active = ctx.active();
+    if (auto it = active.find(k); it != active.end()) return &it->second;
+    if (auto it = recent_.find(k); it != recent_.end()) return &it->second.state;
+    return nullptr;
+  }
+
+  static bool pinned(const CallState& c, Context& ctx) {
+    return std::any_of(c.inbound_up.begin(), c.inbound_up.end(),
+                       [&](const CallKey& k) { return ctx.active().count(k) > 0; });
+  }
+
+  // A call that is neither up nor kept any more: what was noted about it goes too.
+  void forget_unless_kept(const CallKey& k, Context& ctx) {
+    if (recent_.count(k) || ctx.active().count(k)) return;
+    bridged_.erase(k);
+    raised_.erase(k);
+  }
+
+  // Takes a kept call out of recent_ (its by_end_/pinned_ entry is the caller's).
+  void drop(const CallKey& k, Context& ctx) {
+    auto it = recent_.find(k);
+    if (it == recent_.end()) return;
+    unride(k, it->second.state.inbound_up);
+    for (const CallKey& in : it->second.state.inbound_up) {
+      ended_riders_.erase({in, *it->second.state.record.end, it->second.seq, k});
+      pinned_by_.erase({in, k});
+    }
+    recent_.erase(it);
+    forget_unless_kept(k, ctx);
+  }
+
+  void unride(const CallKey& o, const std::vector<CallKey>& inbound_up) {
+    for (const CallKey& in : inbound_up) riders_.erase({in, o});
   }
 
   static bool together(Timestamp a, Timestamp b, double tol) {
@@ -692,7 +796,18 @@ class RedialDetector final : public Detector {
     if (t2t_done_.size() > 4096) t2t_done_.clear();  // bounded: keys are never seen again
   }
 
-  std::deque<CallState> recent_;  // ended calls, kept to pair with a leg that ends later
+  // Ended calls, kept to pair with a leg that ends later: by key, with their end times in
+  // by_end_ until they may go, then in pinned_ while an inbound leg they rode on is up.
+  std::map<CallKey, Recent> recent_;
+  std::uint64_t next_seq_ = 0;
+  std::multimap<Timestamp, CallKey> by_end_;
+  std::set<CallKey> pinned_;
+  std::vector<CallKey> unpin_check_;  // pinned legs whose inbound leg ended
+  // (inbound leg, outbound leg) for the outbound legs (up or kept) whose inbound_up names
+  // it; for the kept ones also by end time, and for the pinned ones.
+  std::set<std::pair<CallKey, CallKey>> riders_;
+  std::set<std::tuple<CallKey, Timestamp, std::uint64_t, CallKey>> ended_riders_;
+  std::set<std::pair<CallKey, CallKey>> pinned_by_;
   std::map<CallKey, std::optional<Severity>> raised_;
   std::map<CallKey, CallKey> bridged_;  // inbound leg -> the outbound leg paired with it
   std::set<CallKey> t2t_done_;
@@ -701,21 +816,38 @@ class RedialDetector final : public Detector {
 // ---- call-forward abuse --------------------------------------------------------------
 
 class CallForwardDetector final : public Detector {
+  // Inbound calls started within the window looked at, the latest first: a flood of calls
+  // cannot make one forwarded call cost more.
+  static constexpr std::size_t kMaxForwardScan = 256;
+
  public:
   void on_destination(CallState& o, Context& ctx) override {
     const Config& cfg = ctx.config();
     if (!cfg.detectors.call_forward.enabled || !o.outbound() || o.record.redirecting.empty() ||
         !watched(o.far) || !o.record.start)
       return;
-    const CallState* in = nullptr;
+    // The inbound calls up that started within the window before it: of those, the one
+    // whose called number is the redirecting number (the latest such in key order), else
+    // the first in key order.
     const auto window = micros(cfg.detectors.call_forward.window_s);
-    for (const auto& [k, c] : ctx.active()) {
-      if (c.outbound() || !c.record.start || *c.record.start > *o.record.start ||
-          *o.record.start - *c.record.start > window)
-        continue;
-      // The forwarded call's own DID is the redirecting number when the PBX sends it.
-      if (!in || same_number(c.record.called, o.record.redirecting)) in = &c;
+    const auto& active = ctx.active();
+    const auto& by_start = ctx.inbound_by_start();
+    const CallState* first = nullptr;
+    const CallState* matching = nullptr;
+    std::size_t scanned = 0;
+    for (auto it = by_start.upper_bound(*o.record.start);
+         it != by_start.begin() && scanned < kMaxForwardScan; ++scanned) {
+      --it;
+      if (*o.record.start - it->first > window) break;
+      const auto a = active.find(it->second);
+      if (a == active.end()) continue;
+      const CallState& c = a->second;
+      if (!first || c.key < first->key) first = &c;
+      if (same_number(c.record.called, o.record.redirecting) &&
+          (!matching || matching->key < c.key))
+        matching = &c;
     }
+    const CallState* in = matching ? matching : first;
     const Severity sev = in ? Severity::Critical : Severity::Warning;
     Detection d;
     d.time = ctx.now();

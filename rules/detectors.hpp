@@ -45,7 +45,17 @@ struct CallState {
   // Inbound: an outbound call started while it was up.
   bool outbound_leg = false;
   std::uint32_t raised = 0;  // category bits
+  // Engine bookkeeping (inbound, answered): its place among the answered inbound calls up
+  // (0: not there), and the count of outbound seizures when it got there.
+  std::uint64_t answer_seq = 0;
+  std::uint64_t outbound_mark = 0;
 };
+
+// At most this many inbound legs are remembered as up at an outbound seizure (inbound_up):
+// the latest answered remote-access ones first, then the latest answered others. With fewer
+// answered inbound calls up, every one is (as the detectors were written for); a flood of
+// answered calls cannot make every seizure cost (and hold) one entry per call up.
+inline constexpr std::size_t kMaxInboundUp = 16;
 
 struct Detection {
   Timestamp time{};
@@ -64,6 +74,8 @@ class Context {
   virtual const Config& config() const = 0;
   virtual Timestamp now() const = 0;  // source time of the event being handled
   virtual const std::map<CallKey, CallState>& active() const = 0;
+  // The inbound calls up that have a start time, ordered by it.
+  virtual const std::multimap<Timestamp, CallKey>& inbound_by_start() const = 0;
   virtual void raise(Detection d) = 0;
 };
 

@@ -100,16 +100,53 @@ detail::CallState& Engine::start_call(const calls::CallRecord& r, Timestamp t) {
   c.profile = cfg.profile_for(c.outbound() ? r.calling : r.called).name;
   c.window = cfg.calendar.window(r.start.value_or(t));
   c.remote_access = !c.outbound() && cfg.is_remote_access(r.called);
+  if (!c.outbound() && r.start) inbound_by_start_.emplace(*r.start, key);
   if (c.outbound()) {
-    // Candidates for through-dialing: answered inbound calls up at this seizure.
-    for (auto& [k, other] : active_) {
-      if (k == key || other.outbound() || !other.answered()) continue;
-      c.inbound_up.push_back(k);
-      other.outbound_leg = true;
-    }
+    // Candidates for through-dialing: answered inbound calls up at this seizure. Each of
+    // them now has an outbound leg (note_answer() reads that off the count).
+    c.inbound_up = inbound_up_now();
+    ++outbound_starts_;
   }
+  note_answer(c);
   for (auto& d : detectors_) d->on_start(c, *this);
   return c;
+}
+
+// The latest answered remote-access legs (through-dialing) first, then the latest others.
+std::vector<detail::CallKey> Engine::inbound_up_now() const {
+  std::vector<detail::CallKey> out;
+  for (auto it = answered_remote_.rbegin();
+       it != answered_remote_.rend() && out.size() < detail::kMaxInboundUp; ++it)
+    out.push_back(it->second);
+  for (auto it = answered_other_.rbegin();
+       it != answered_other_.rend() && out.size() < detail::kMaxInboundUp; ++it)
+    out.push_back(it->second);
+  std::sort(out.begin(), out.end());  // the order of active_, as the detectors expect
+  return out;
+}
+
+void Engine::note_answer(detail::CallState& c) {
+  if (c.outbound() || !c.answered()) return;
+  if (c.answer_seq == 0 && !c.ended) {
+    c.answer_seq = ++answer_seq_;
+    c.outbound_mark = outbound_starts_;
+    (c.remote_access ? answered_remote_ : answered_other_).emplace(c.answer_seq, c.key);
+  }
+  if (c.answer_seq != 0 && outbound_starts_ > c.outbound_mark) c.outbound_leg = true;
+}
+
+void Engine::end_call(const detail::CallState& c) {
+  if (c.outbound()) return;
+  if (c.answer_seq != 0) (c.remote_access ? answered_remote_ : answered_other_).erase(c.answer_seq);
+  if (c.record.start) {
+    auto [lo, hi] = inbound_by_start_.equal_range(*c.record.start);
+    for (auto it = lo; it != hi; ++it) {
+      if (it->second == c.key) {
+        inbound_by_start_.erase(it);
+        break;
+      }
+    }
+  }
 }
 
 void Engine::update_call(detail::CallState& c, const calls::CallRecord& r) {
@@ -140,6 +177,7 @@ void Engine::on_call_event(const calls::CallEvent& e) {
     case calls::CallEventType::Answered: {
       detail::CallState& c = start_call(r, e.time);
       update_call(c, r);
+      note_answer(c);
       destination(c);
       for (auto& d : detectors_) d->on_update(c, *this);
       break;
@@ -147,6 +185,7 @@ void Engine::on_call_event(const calls::CallEvent& e) {
     case calls::CallEventType::Inband: {
       detail::CallState& c = start_call(r, e.time);
       update_call(c, r);
+      note_answer(c);
       for (auto& d : detectors_) d->on_update(c, *this);
       break;
     }
@@ -154,16 +193,19 @@ void Engine::on_call_event(const calls::CallEvent& e) {
       detail::CallState& c = start_call(r, e.time);
       update_call(c, r);
       c.ended = true;
+      note_answer(c);
       destination(c);
       for (auto& d : detectors_) d->on_update(c, *this);
       for (auto& d : detectors_) d->on_end(c, *this);
       ++stats_.calls;
       calls::CallRecord out = annotated(c);
       const detail::CallKey key = c.key;
+      end_call(c);
       active_.erase(key);
       if (downstream_) {
         const double hold = config_->detectors.through_dial.end_together_s + 1;
-        held_.push_back(Held{e.time + micros(hold), e.time, key, std::move(out)});
+        held_index_.emplace(key, held_seq_);
+        held_.push_back(Held{e.time + micros(hold), e.time, key, std::move(out), held_seq_++});
       }
       return;
     }
@@ -215,6 +257,13 @@ void Engine::release_held(Timestamp now, bool all) {
   while (!held_.empty() && (all || held_.front().release <= now)) {
     Held h = std::move(held_.front());
     held_.pop_front();
+    auto [lo, hi] = held_index_.equal_range(h.key);
+    for (auto it = lo; it != hi; ++it) {
+      if (it->second == h.seq) {
+        held_index_.erase(it);
+        break;
+      }
+    }
     forward(calls::CallEventType::Ended, h.time, h.record);
   }
 }
@@ -224,9 +273,9 @@ void Engine::mark(const detail::CallKey& key, Category category) {
     it->second.raised |= 1u << static_cast<unsigned>(category);
     return;
   }
-  // Ended already and waiting in the hold queue.
-  for (Held& h : held_) {
-    if (h.key != key) continue;
+  // Ended already and waiting in the hold queue: the first held record of that call.
+  if (auto hit = held_index_.lower_bound(key); hit != held_index_.end() && hit->first == key) {
+    Held& h = held_[static_cast<std::size_t>(hit->second - held_.front().seq)];
     const std::string name(to_string(category));
     if (std::find(h.record.alerts.begin(), h.record.alerts.end(), name) == h.record.alerts.end())
       h.record.alerts.push_back(name);

@@ -81,6 +81,15 @@ class Engine final : public calls::CallEventSink, private detail::Context {
 
   const EngineStats& stats() const { return stats_; }
   std::size_t active_calls() const { return active_.size(); }
+  // Inbound legs noted on the outbound calls up, over all of them (each notes at most
+  // detail::kMaxInboundUp), and ended records held back: state that traffic must not grow
+  // without bound (the hostile-traffic test reads them).
+  std::size_t inbound_up_entries() const {
+    std::size_t n = 0;
+    for (const auto& [key, c] : active_) n += c.inbound_up.size();
+    return n;
+  }
+  std::size_t held_records() const { return held_.size(); }
   // Waits for running exec hooks (tests, shutdown); false if some were still running.
   bool wait_for_hooks(std::chrono::milliseconds limit);
 
@@ -88,10 +97,17 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   // detail::Context
   Timestamp now() const override { return now_; }
   const std::map<detail::CallKey, detail::CallState>& active() const override { return active_; }
+  const std::multimap<Timestamp, detail::CallKey>& inbound_by_start() const override {
+    return inbound_by_start_;
+  }
   void raise(detail::Detection d) override;
 
   detail::CallState& start_call(const calls::CallRecord& r, Timestamp t);
   void update_call(detail::CallState& c, const calls::CallRecord& r);
+  // Keeps the answered-inbound index and the outbound-leg flag of `c` current.
+  void note_answer(detail::CallState& c);
+  void end_call(const detail::CallState& c);
+  std::vector<detail::CallKey> inbound_up_now() const;
   void destination(detail::CallState& c);
   void mark(const detail::CallKey& key, Category category);
   void forward(calls::CallEventType type, Timestamp time, const calls::CallRecord& r);
@@ -106,13 +122,22 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   EngineOptions options_;
   std::vector<std::unique_ptr<detail::Detector>> detectors_;
   std::map<detail::CallKey, detail::CallState> active_;
+  // Indexes over active_, so that no event walks every call up.
+  std::multimap<Timestamp, detail::CallKey> inbound_by_start_;
+  // Answered inbound calls up, by answer order: remote-access ones and the others.
+  std::map<std::uint64_t, detail::CallKey> answered_remote_, answered_other_;
+  std::uint64_t answer_seq_ = 0;
+  std::uint64_t outbound_starts_ = 0;
   struct Held {
     Timestamp release;
     Timestamp time;
     detail::CallKey key;
     calls::CallRecord record;
+    std::uint64_t seq;
   };
   std::deque<Held> held_;
+  std::uint64_t held_seq_ = 0;  // of the next Held
+  std::multimap<detail::CallKey, std::uint64_t> held_index_;
   Suppressor suppressor_;
   DigestBuffer digest_;
   HookRunner hooks_;
