@@ -248,15 +248,30 @@ void CallTracker::mark_end(Call& call, const q931::Message& m, hal::Side from, T
   }
 }
 
-// The call's timer by its state: from its last message, or for an answered call from the
-// last time it was seen alive (on_tick moves it on if it was heard since).
+// When the call's timer runs out, by its state: from its last message, or for an answered
+// call from the last time it was seen alive.
+Timestamp CallTracker::due(const Call& call) const {
+  switch (call.state) {
+    case State::Answered:
+      return call.last_alive() + options_.answered_idle_timeout;
+    case State::Clearing:
+      return call.last_message + options_.clearing_timeout;
+    case State::Setup:
+      break;
+  }
+  return call.last_message + options_.setup_timeout;
+}
+
+// A call's entry in deadlines_ is never later than its due time: a message that only puts
+// the due time off leaves the entry (on_tick moves it on when it comes), so most messages cost
+// no map operation; one that brings it nearer (clearing began) moves it now.
 void CallTracker::arm(CallIt it) {
+  const Timestamp at = due(it->second);
+  if (at < it->second.deadline->first) move_deadline(it, at);
+}
+
+void CallTracker::move_deadline(CallIt it, Timestamp at) {
   Call& call = it->second;
-  const Timestamp at =
-      call.state == State::Answered   ? call.last_alive() + options_.answered_idle_timeout
-      : call.state == State::Clearing ? call.last_message + options_.clearing_timeout
-                                      : call.last_message + options_.setup_timeout;
-  if (call.deadline->first == at) return;
   auto node = deadlines_.extract(call.deadline);  // no allocation: the node is reused
   node.key() = at;
   call.deadline = deadlines_.insert(std::move(node));
@@ -429,15 +444,14 @@ void CallTracker::forget_expired(Timestamp now) {
 }
 
 void CallTracker::on_tick(Timestamp now) {
-  // The calls whose deadline passed; an answered one heard since its deadline was set moves on.
+  // The calls whose deadline entry passed; one due later (a message or, when answered, audio
+  // or a detection since the entry was set) moves on.
   expired_.clear();
   for (auto d = deadlines_.begin(); d != deadlines_.end() && d->first < now;) {
     const CallIt it = d->second;
-    ++d;  // before arm() moves this entry (to a time not before now: the walk ends before it)
-    const Call& call = it->second;
-    if (call.state == State::Answered &&
-        now - call.last_alive() <= options_.answered_idle_timeout) {
-      arm(it);
+    ++d;  // before this entry moves (to a time not before now: the walk ends before it)
+    if (const Timestamp at = due(it->second); at >= now) {
+      move_deadline(it, at);
       continue;
     }
     expired_.push_back(it);

@@ -102,8 +102,8 @@ class CallTracker {
   struct Call;
   using Calls = std::map<Key, Call>;  // nodes never move: iterators index them
   using CallIt = Calls::iterator;
-  // When each open call's timer runs out, earliest first (an answered call's entry is checked
-  // against the last time it was heard, and moved on if it was heard since).
+  // Each open call's timer, earliest first: an entry is never later than the call's due time,
+  // and is moved on when it passes if the call is due later (heard from since).
   using Deadlines = std::multimap<Timestamp, CallIt>;
   struct Call {
     CallRecord record;
@@ -146,7 +146,9 @@ class CallTracker {
   void hold_channel(CallIt it, std::optional<int> channel);
   void add_called_digits(Call& call, std::string_view digits, bool sending_complete);
   void mark_end(Call& call, const q931::Message& m, hal::Side from, Timestamp time);
+  Timestamp due(const Call& call) const;
   void arm(CallIt it);
+  void move_deadline(CallIt it, Timestamp at);
   void finish(CallIt it, Timestamp time, EndReason reason);
   void on_restart(const q931::Message& m, Timestamp time);
   void emit(CallEventType type, Timestamp time, const CallRecord& record);
