@@ -186,6 +186,7 @@ void Pipeline::on_line_event(const hal::LineEvent& event) {
 void Pipeline::on_audio(const hal::AudioChunk& chunk) {
   SpanState& s = span_state(chunk.span);
   ++s.stats.audio_chunks;
+  s.tracker.on_audio(chunk.channel, chunk.time);  // a call with audio is alive
   if (pool_)
     pool_->submit(s.info, chunk);
   else
@@ -241,6 +242,7 @@ calls::TrackerStats Pipeline::call_totals() const {
     t.partial_calls += c.partial_calls;
     t.restarts += c.restarts;
     t.late_messages += c.late_messages;
+    t.stray_clearing += c.stray_clearing;
   }
   return t;
 }

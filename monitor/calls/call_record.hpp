@@ -48,7 +48,10 @@ struct CallRecord {
   std::optional<int> channel;
   Direction direction = Direction::Outbound;
   std::string calling;
-  std::string called;
+  std::string called;  // without the '#' that ended dialing
+  // The caller said the called number is complete: a Sending Complete IE (SETUP or
+  // INFORMATION), or a '#' ending it (Q.931 5.1.1, 5.1.3: the end-of-dialing character).
+  bool dialing_complete = false;
   std::optional<Timestamp> start;  // SETUP; for partial calls: the first message seen
   std::optional<Timestamp> answer;
   std::optional<Timestamp> end;  // first clearing message (or when the tracker gave up)

@@ -30,13 +30,35 @@ std::string wire_text(std::string_view bytes) {
   return sanitize_wire_text(bytes);
 }
 
+// The B-channel a message names, if it names one.
+std::optional<int> named_channel(const q931::Message& m) {
+  if (!m.channel.present || m.channel.d_channel || m.channel.channel == 0) return std::nullopt;
+  return m.channel.channel;
+}
+
 }  // namespace
 
 CallTracker::CallTracker(const hal::SpanInfo& span, CallEventSink& sink, TrackerOptions options)
-    : span_(span), sink_(sink), options_(options) {}
+    : span_(span), sink_(sink), options_(options), channels_(kChannels) {}
 
 void CallTracker::emit(CallEventType type, Timestamp time, const CallRecord& record) {
   sink_.on_call_event(CallEvent{.type = type, .time = time, .call = &record});
+}
+
+CallTracker::ChannelCalls* CallTracker::channel_calls(std::optional<int> channel) {
+  if (!channel || *channel < 0 || *channel >= kChannels) return nullptr;
+  return &channels_[static_cast<std::size_t>(*channel)];
+}
+
+// A RELEASE or RELEASE COMPLETE that tells nothing of a call: a stack clearing a call
+// reference its peer does not know (after a restart, answering a STATUS), or the tail of a
+// clearing whose DISCONNECT came before the capture. A DISCONNECT is different: it is only
+// sent for a call that exists, with the cause the record needs, and the clearing that follows
+// is seen whole, so it still opens a partial call.
+bool CallTracker::is_stray_clearing(const q931::Message& m) {
+  if (m.type != q931::msg::kRelease && m.type != q931::msg::kReleaseComplete) return false;
+  return !named_channel(m) && m.calling.digits.view().empty() && m.called.digits.view().empty() &&
+         m.connected.digits.view().empty();
 }
 
 void CallTracker::on_message(const q931::Message& m, hal::Side from, Timestamp time) {
@@ -56,28 +78,49 @@ void CallTracker::on_message(const q931::Message& m, hal::Side from, Timestamp t
     if (m.call_ref_flag) return;  // a SETUP always comes from the allocating side
     if (it != calls_.end()) finish(it, time, EndReason::Timeout);  // its end was lost
     recently_closed_.erase(key);
-    Call& call = open_call(key, m, time);
-    emit(CallEventType::Started, time, call.record);
+    guard_closed_.erase(key);
+    it = open_call(key, m, time);
+    emit(CallEventType::Started, time, it->second.record);
     return;
   }
   if (it == calls_.end()) {
-    if (auto closed = recently_closed_.find(key);
-        closed != recently_closed_.end() && time - closed->second <= options_.closed_memory) {
+    // The guard closed it: its clearing comes late, it is not a new call. Once cleared, the
+    // call reference is free again.
+    if (auto guarded = guard_closed_.find(key); guarded != guard_closed_.end()) {
       ++stats_.late_messages;
+      if (m.type == q931::msg::kReleaseComplete) {
+        guard_closed_.erase(guarded);
+        remember_closed(key, Closed{.time = time});
+      }
+      return;
+    }
+    if (auto closed = recently_closed_.find(key);
+        closed != recently_closed_.end() && time - closed->second.time <= options_.closed_memory) {
+      ++(closed->second.stray ? stats_.stray_clearing : stats_.late_messages);
+      return;
+    }
+    if (is_stray_clearing(m)) {
+      ++stats_.stray_clearing;
+      // The other side answers a RELEASE with RELEASE COMPLETE: swallow that too.
+      if (m.type == q931::msg::kRelease) remember_closed(key, Closed{.time = time, .stray = true});
       return;
     }
     // A call that was up before the capture started: follow it from here as partial.
-    Call& call = open_call(key, m, time);
-    call.record.partial = true;
-    emit(CallEventType::Started, time, call.record);
-    it = calls_.find(key);
+    it = open_call(key, m, time);
+    it->second.record.partial = true;
+    emit(CallEventType::Started, time, it->second.record);
   }
-  apply(it->second, m, from, time);
-  if (m.type == q931::msg::kReleaseComplete) finish(it, time, EndReason::Released);
+  apply(it, m, from, time);
+  if (m.type == q931::msg::kReleaseComplete)
+    finish(it, time, EndReason::Released);
+  else
+    arm(it);
 }
 
-CallTracker::Call& CallTracker::open_call(Key key, const q931::Message& m, Timestamp time) {
-  Call& call = calls_[key];
+CallTracker::CallIt CallTracker::open_call(Key key, const q931::Message& m, Timestamp time) {
+  const CallIt it = calls_.try_emplace(key).first;
+  Call& call = it->second;
+  call.deadline = deadlines_.emplace(time + options_.setup_timeout, it);
   CallRecord& r = call.record;
   r.span = span_.id;
   r.switch_type = std::string(hal::to_string(span_.switch_type));
@@ -87,7 +130,7 @@ CallTracker::Call& CallTracker::open_call(Key key, const q931::Message& m, Times
   call.last_message = time;
   if (m.type == q931::msg::kSetup) {
     r.calling = wire_text(m.calling.digits.view());
-    r.called = wire_text(m.called.digits.view());
+    add_called_digits(call, wire_text(m.called.digits.view()), m.sending_complete);
     if (m.calling.present && m.calling.has_presentation)
       r.calling_presentation = m.calling.presentation;
     r.calling_name = wire_text(m.display.view());
@@ -96,38 +139,65 @@ CallTracker::Call& CallTracker::open_call(Key key, const q931::Message& m, Times
         m.calling.digits.truncated || m.called.digits.truncated || m.redirecting.digits.truncated;
     r.bearer = std::string(bearer_name(m.bearer));
     if (m.bearer.present && m.bearer.transfer_capability == 0x08) r.call_type = "data";
-    if (m.channel.present && !m.channel.d_channel && m.channel.channel != 0) {
-      r.channel = m.channel.channel;
+    if (const auto channel = named_channel(m)) {
+      hold_channel(it, *channel);
       mark_audio(call);
     }
   }
-  return call;
+  return it;
 }
 
-void CallTracker::set_channel(Call& call, const q931::Message& m, Timestamp time) {
-  if (!m.channel.present || m.channel.d_channel || m.channel.channel == 0) return;
-  const int channel = m.channel.channel;
-  if (call.channel_confirmed && call.record.channel == channel) return;  // nothing new
-  if (call.record.channel != channel) call.voice_mark.reset();
+// A '#' ending the called number is the end-of-dialing mark, not a digit of the number
+// (Q.931 5.1.1, 5.1.3: the sending complete indication is the Sending Complete IE or a
+// network-dependent character such as '#'). Should more digits follow all the same, it was
+// one of them and goes back in.
+void CallTracker::add_called_digits(Call& call, std::string_view digits, bool sending_complete) {
+  CallRecord& r = call.record;
+  if (!digits.empty()) {
+    if (call.dialing_closed_by_hash) r.called += '#';
+    r.called += digits;
+    call.dialing_closed_by_hash = r.called.ends_with('#');
+    if (call.dialing_closed_by_hash) r.called.pop_back();
+  }
+  call.sending_complete = call.sending_complete || sending_complete;
+  r.dialing_complete = call.sending_complete || call.dialing_closed_by_hash;
+}
+
+void CallTracker::hold_channel(CallIt it, std::optional<int> channel) {
+  Call& call = it->second;
+  if (ChannelCalls* held = channel_calls(call.record.channel)) std::erase(held->open, it);
   call.record.channel = channel;
+  if (ChannelCalls* now = channel_calls(channel)) {
+    const auto at = std::lower_bound(now->open.begin(), now->open.end(), it->first,
+                                     [](CallIt a, Key k) { return a->first < k; });
+    now->open.insert(at, it);
+  }
+}
+
+void CallTracker::set_channel(CallIt it, const q931::Message& m, Timestamp time) {
+  const auto named = named_channel(m);
+  if (!named) return;
+  const int channel = *named;
+  Call& call = it->second;
+  if (call.channel_confirmed && call.record.channel == channel) return;  // nothing new
+  if (call.record.channel != channel) {
+    call.voice_mark.reset();
+    hold_channel(it, channel);
+  }
   mark_audio(call);
   // The responder confirmed the channel: a different call still holding it must have ended
-  // without our seeing it. Calls never confirmed on the channel (the loser of a glare) stay.
+  // without our seeing it, at the last time it was seen alive. Calls never confirmed on the
+  // channel (the loser of a glare) stay.
   call.channel_confirmed = true;
-  for (auto it = calls_.begin(); it != calls_.end();) {
-    Call& other = it->second;
-    if (&other != &call && other.channel_confirmed && other.record.channel == channel) {
-      auto next = std::next(it);
-      finish(it, other.last_message, EndReason::ChannelReused);
-      it = next;
-    } else {
-      ++it;
-    }
-  }
+  std::vector<CallIt> reused;
+  for (CallIt other : channels_[static_cast<std::size_t>(channel)].open)
+    if (other != it && other->second.channel_confirmed) reused.push_back(other);
+  for (CallIt other : reused) finish(other, other->second.last_alive(), EndReason::ChannelReused);
   (void)time;
 }
 
-void CallTracker::apply(Call& call, const q931::Message& m, hal::Side from, Timestamp time) {
+void CallTracker::apply(CallIt it, const q931::Message& m, hal::Side from, Timestamp time) {
+  Call& call = it->second;
   CallRecord& r = call.record;
   call.last_message = time;
   const hal::Side originator =
@@ -137,10 +207,10 @@ void CallTracker::apply(Call& call, const q931::Message& m, hal::Side from, Time
     case q931::msg::kAlerting:
     case q931::msg::kProgress:
     case q931::msg::kSetupAck:
-      if (from != originator) set_channel(call, m, time);
+      if (from != originator) set_channel(it, m, time);
       break;
     case q931::msg::kConnect:
-      if (from != originator) set_channel(call, m, time);
+      if (from != originator) set_channel(it, m, time);
       call.channel_confirmed = call.channel_confirmed || r.channel.has_value();
       if (!r.answer && call.state == State::Setup) {
         r.answer = time;
@@ -153,9 +223,9 @@ void CallTracker::apply(Call& call, const q931::Message& m, hal::Side from, Time
     case q931::msg::kInformation:
       // Overlap dialing: before answer, digits extend the called number.
       if (call.state == State::Setup && !r.partial) {
-        r.called += wire_text(m.called.digits.view());
         r.numbers_truncated = r.numbers_truncated || m.called.digits.truncated;
-        r.called += wire_text(m.keypad.view());
+        add_called_digits(call, wire_text(m.called.digits.view()) + wire_text(m.keypad.view()),
+                          m.sending_complete);
       } else {
         r.keypad += wire_text(m.keypad.view());
       }
@@ -180,6 +250,35 @@ void CallTracker::mark_end(Call& call, const q931::Message& m, hal::Side from, T
     r.cause = m.cause.value;
     r.cause_location = m.cause.location;
   }
+}
+
+// When the call's timer runs out, by its state: from its last message, or for an answered
+// call from the last time it was seen alive.
+Timestamp CallTracker::due(const Call& call) const {
+  switch (call.state) {
+    case State::Answered:
+      return call.last_alive() + options_.answered_idle_timeout;
+    case State::Clearing:
+      return call.last_message + options_.clearing_timeout;
+    case State::Setup:
+      break;
+  }
+  return call.last_message + options_.setup_timeout;
+}
+
+// A call's entry in deadlines_ is never later than its due time: a message that only puts
+// the due time off leaves the entry (on_tick moves it on when it comes), so most messages cost
+// no map operation; one that brings it nearer (clearing began) moves it now.
+void CallTracker::arm(CallIt it) {
+  const Timestamp at = due(it->second);
+  if (at < it->second.deadline->first) move_deadline(it, at);
+}
+
+void CallTracker::move_deadline(CallIt it, Timestamp at) {
+  Call& call = it->second;
+  auto node = deadlines_.extract(call.deadline);  // no allocation: the node is reused
+  node.key() = at;
+  call.deadline = deadlines_.insert(std::move(node));
 }
 
 void CallTracker::mark_audio(Call& call) {
@@ -210,6 +309,16 @@ void CallTracker::classify(Call& call) {
   r.call_type = std::string(dsp::to_string(dsp::classify_call(events, evidence)));
 }
 
+void CallTracker::on_audio(int channel, Timestamp time) {
+  ChannelCalls* held = channel_calls(channel);
+  if (!held || held->open.empty()) return;
+  // The newest call on the channel is the one using it (as for in-band events).
+  Call* newest = &held->open.front()->second;
+  for (CallIt it : held->open)
+    if (it->second.record.start > newest->record.start) newest = &it->second;
+  if (newest->state == State::Answered && newest->last_heard < time) newest->last_heard = time;
+}
+
 void CallTracker::on_inband(int channel, const InbandEvent& e) {
   // The call that held the channel when the signal was heard: open, or ended with its record
   // not final yet (what the detectors flush when a call's audio stops comes after its end).
@@ -222,12 +331,15 @@ void CallTracker::on_inband(int channel, const InbandEvent& e) {
     if (!r.partial && r.start && e.time < *r.start) return;
     if (!owner || r.start > owner->record.start) owner = &call;
   };
-  for (auto& [key, call] : calls_) consider(call);
-  for (Ending& ended : ending_) consider(ended.call);
+  if (ChannelCalls* held = channel_calls(channel)) {
+    for (CallIt it : held->open) consider(it->second);
+    for (const std::uint64_t seq : held->ending) consider(ending_[seq - ending_front_].call);
+  }
   if (!owner) {
     ++stats_.inband_without_call;
     return;
   }
+  if (owner->state == State::Answered && owner->last_heard < e.time) owner->last_heard = e.time;
   CallRecord& r = owner->record;
   r.inband.push_back(e);
   if (e.kind != InbandEvent::Kind::Tone && (!owner->last_keyed || *owner->last_keyed < e.time))
@@ -245,7 +357,7 @@ void CallTracker::on_inband(int channel, const InbandEvent& e) {
   emit(CallEventType::Inband, e.time, r);
 }
 
-void CallTracker::finish(std::map<Key, Call>::iterator it, Timestamp time, EndReason reason) {
+void CallTracker::finish(CallIt it, Timestamp time, EndReason reason) {
   Call& call = it->second;
   classify(call);
   CallRecord& r = call.record;
@@ -256,7 +368,12 @@ void CallTracker::finish(std::map<Key, Call>::iterator it, Timestamp time, EndRe
   } else {
     r.duration_s = 0;
   }
-  recently_closed_[it->first] = time;
+  remember_closed(it->first, Closed{.time = time});
+  deadlines_.erase(call.deadline);
+  if (ChannelCalls* held = channel_calls(r.channel)) {
+    std::erase(held->open, it);
+    held->ending.push_back(ending_front_ + ending_.size());
+  }
   // Digits keyed up to the end: the last one may still be in the detectors.
   const bool keying =
       call.had_audio && call.last_keyed && *r.end - *call.last_keyed <= options_.keying_window;
@@ -271,6 +388,10 @@ void CallTracker::emit_final(Timestamp now) {
   while (!ending_.empty() && ending_.front().final_at <= now) {
     const Ending done = std::move(ending_.front());
     ending_.pop_front();
+    if (ChannelCalls* held = channel_calls(done.call.record.channel);
+        held && !held->ending.empty() && held->ending.front() == ending_front_)
+      held->ending.erase(held->ending.begin());
+    ++ending_front_;
     ++stats_.calls;
     if (done.call.record.partial) ++stats_.partial_calls;
     emit(CallEventType::Ended, done.time, done.call.record);
@@ -280,36 +401,90 @@ void CallTracker::emit_final(Timestamp now) {
 void CallTracker::on_restart(const q931::Message& m, Timestamp time) {
   ++stats_.restarts;
   const bool whole_interface = m.restart.present && m.restart.restart_class != 0;
+  if (whole_interface) {
+    while (!calls_.empty()) finish(calls_.begin(), time, EndReason::Restart);
+    return;
+  }
   const int channel = m.channel.present ? m.channel.channel : 0;
-  for (auto it = calls_.begin(); it != calls_.end();) {
-    auto next = std::next(it);
-    if (whole_interface || (channel != 0 && it->second.record.channel == channel))
-      finish(it, time, EndReason::Restart);
-    it = next;
+  if (channel == 0) return;
+  const std::vector<CallIt> victims = channels_[static_cast<std::size_t>(channel)].open;
+  for (CallIt it : victims) finish(it, time, EndReason::Restart);
+}
+
+void CallTracker::remember_closed(Key key, Closed closed) {
+  recently_closed_[key] = closed;
+  closed_order_.emplace_back(closed.time, key);
+  while (closed_order_.size() > options_.closed_memory_calls) {
+    const auto [time, oldest] = closed_order_.front();
+    closed_order_.pop_front();
+    // Not if the call reference closed again since: that entry is further back.
+    if (auto c = recently_closed_.find(oldest);
+        c != recently_closed_.end() && c->second.time == time)
+      recently_closed_.erase(c);
+  }
+}
+
+void CallTracker::remember_guard_closed(Key key, Timestamp time) {
+  guard_closed_[key] = time;
+  guard_order_.emplace_back(time, key);
+  while (guard_order_.size() > options_.guard_memory_calls) {
+    const auto [when, oldest] = guard_order_.front();
+    guard_order_.pop_front();
+    if (auto g = guard_closed_.find(oldest); g != guard_closed_.end() && g->second == when)
+      guard_closed_.erase(g);
+  }
+}
+
+// Entries are in the order they were made, not quite in time order (a timed-out call is
+// remembered from its last message): one that expired behind a younger one goes when that
+// one does, at most closed_memory later; lookups check the time anyway.
+void CallTracker::forget_expired(Timestamp now) {
+  while (!closed_order_.empty() && now - closed_order_.front().first > options_.closed_memory) {
+    const auto [time, key] = closed_order_.front();
+    closed_order_.pop_front();
+    if (auto c = recently_closed_.find(key); c != recently_closed_.end() && c->second.time == time)
+      recently_closed_.erase(c);
   }
 }
 
 void CallTracker::on_tick(Timestamp now) {
-  for (auto it = calls_.begin(); it != calls_.end();) {
-    auto next = std::next(it);
+  // The calls whose deadline entry passed; one due later (a message or, when answered, audio
+  // or a detection since the entry was set) moves on.
+  expired_.clear();
+  for (auto d = deadlines_.begin(); d != deadlines_.end() && d->first < now;) {
+    const CallIt it = d->second;
+    ++d;  // before this entry moves (to a time not before now: the walk ends before it)
+    if (const Timestamp at = due(it->second); at >= now) {
+      move_deadline(it, at);
+      continue;
+    }
+    expired_.push_back(it);
+  }
+  // In call-reference order, as records came when every call was walked.
+  std::sort(expired_.begin(), expired_.end(),
+            [](CallIt a, CallIt b) { return a->first < b->first; });
+  for (const CallIt it : expired_) {
     const Call& call = it->second;
-    const auto idle = now - call.last_message;
     switch (call.state) {
       case State::Setup:
-        if (idle > options_.setup_timeout) finish(it, call.last_message, EndReason::Timeout);
+        finish(it, call.last_message, EndReason::Timeout);
         break;
-      case State::Answered:
-        if (idle > options_.active_timeout) finish(it, call.last_message, EndReason::Timeout);
+      case State::Answered: {
+        // The guard: the call went silent long ago and its end was missed. It ended when it
+        // was last seen alive; its clearing, should it come, is late, not a new call.
+        const Key key = it->first;
+        const Timestamp alive = call.last_alive();
+        finish(it, alive, EndReason::Timeout);
+        remember_guard_closed(key, alive);
         break;
+      }
       case State::Clearing:
-        if (idle > options_.clearing_timeout) finish(it, call.last_message, EndReason::Released);
+        finish(it, call.last_message, EndReason::Released);
         break;
     }
-    it = next;
   }
   emit_final(now);
-  std::erase_if(recently_closed_,
-                [&](const auto& kv) { return now - kv.second > options_.closed_memory; });
+  forget_expired(now);
 }
 
 void CallTracker::close_all(Timestamp now, EndReason reason) {

@@ -43,6 +43,7 @@ nlohmann::ordered_json to_json(const calls::CallRecord& r) {
   j["direction"] = calls::to_string(r.direction);
   j["calling"] = r.calling;
   j["called"] = r.called;
+  j["dialing_complete"] = r.dialing_complete;
   j["start"] = time_or_null(r.start);
   j["answer"] = time_or_null(r.answer);
   j["end"] = time_or_null(r.end);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "monitor/calls/call_tracker.hpp"
@@ -226,9 +227,11 @@ TEST_F(TrackerTest, TimeoutsDependOnTheCallState) {
   ASSERT_EQ(rec.ended.size(), 1u);
   EXPECT_EQ(rec.ended[0].called, "2");
   EXPECT_EQ(rec.ended[0].end_reason, EndReason::Timeout);
-  tracker.on_tick(t0 + 23h);
-  EXPECT_EQ(rec.ended.size(), 1u);
+  // An answered call is closed by the guard only after a week without a sign of life.
   tracker.on_tick(t0 + 25h);
+  tracker.on_tick(t0 + 1s + std::chrono::days(7));
+  EXPECT_EQ(rec.ended.size(), 1u);
+  tracker.on_tick(t0 + 2s + std::chrono::days(7));
   ASSERT_EQ(rec.ended.size(), 2u);
   EXPECT_EQ(rec.ended[1].end_reason, EndReason::Timeout);
 }
@@ -392,6 +395,241 @@ TEST_F(TrackerTest, RecordIsFinalAtOnceWithoutKeyingNearTheEnd) {
   ASSERT_EQ(rec.ended.size(), 2u);
   EXPECT_EQ(rec.ended[1].digits, "");
   EXPECT_EQ(tracker.stats().inband_without_call, 1u);
+}
+
+// Calls whose ends were never seen pile up on a long capture; what the tracker remembers of
+// ended calls stays bounded, and the timers of many calls run out in call-reference order.
+TEST(TrackerMemory, RememberedCallsAreCappedAndExpire) {
+  hal::SpanInfo span;
+  Recorder rec;
+  TrackerOptions options;
+  options.closed_memory_calls = 100;
+  CallTracker tracker{span, rec, options};
+  for (std::uint16_t cref = 1; cref <= 1000; ++cref) {
+    const Timestamp t = t0 + std::chrono::milliseconds(cref);
+    tracker.on_message(setup(cref, "1", "2", 1 + cref % 23), Side::Pbx, t);
+    tracker.on_message(make(msg::kReleaseComplete, cref, true), Side::Carrier, t);
+  }
+  EXPECT_EQ(rec.ended.size(), 1000u);
+  EXPECT_EQ(tracker.remembered_calls(), 100u);
+  // The newest are remembered: a retransmission for one of them opens nothing.
+  tracker.on_message(make(msg::kReleaseComplete, 1000, true), Side::Carrier, t0 + 2s);
+  EXPECT_EQ(tracker.stats().late_messages, 1u);
+  EXPECT_EQ(tracker.active_calls(), 0u);
+  tracker.on_tick(t0 + 62s);
+  EXPECT_EQ(tracker.remembered_calls(), 0u);
+}
+
+TEST_F(TrackerTest, CallsTimingOutTogetherEndInCallReferenceOrder) {
+  // Opened in the reverse order of their call references, all unanswered.
+  for (std::uint16_t cref = 20; cref >= 1; --cref)
+    tracker.on_message(setup(cref, "1", std::to_string(cref), cref), Side::Pbx,
+                       t0 + std::chrono::seconds(20 - cref));
+  tracker.on_tick(t0 + 300s);
+  ASSERT_EQ(rec.ended.size(), 20u);
+  for (std::size_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(rec.ended[i].call_ref, i + 1);
+    EXPECT_EQ(rec.ended[i].end, t0 + std::chrono::seconds(19 - i));
+  }
+  EXPECT_EQ(tracker.remembered_calls(), 0u);
+}
+
+TEST_F(TrackerTest, ChannelIndexFollowsTheConfirmedChannel) {
+  // The SETUP asks for channel 5, the network gives channel 7.
+  tracker.on_message(setup(0x41, "1", "2", 5), Side::Pbx, t0);
+  tracker.on_message(with_channel(make(msg::kCallProceeding, 0x41, true), 7), Side::Carrier,
+                     t0 + 10ms);
+  tracker.on_inband(5, dtmf(t0 + 1s, Side::Pbx, '1'));  // nobody on channel 5 now
+  tracker.on_inband(7, dtmf(t0 + 1s, Side::Pbx, '2'));
+  auto restart = make(msg::kRestart, 0, false);
+  restart.restart.present = true;
+  tracker.on_message(with_channel(restart, 5), Side::Carrier, t0 + 2s);
+  EXPECT_EQ(tracker.active_calls(), 1u);
+  tracker.on_message(with_channel(restart, 7), Side::Carrier, t0 + 3s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].channel, 7);
+  EXPECT_EQ(rec.ended[0].digits, "out:2");
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::Restart);
+  EXPECT_EQ(tracker.stats().inband_without_call, 1u);
+}
+
+// A RELEASE for a call reference nobody uses, and the RELEASE COMPLETE answering it, say
+// nothing about a call: counted, no record. A DISCONNECT still opens a partial call (see
+// CallSeenFirstMidSessionIsPartial), and so does a RELEASE that names a channel.
+TEST_F(TrackerTest, LoneReleaseAndItsAnswerAreNoCall) {
+  tracker.on_message(with_cause(make(msg::kRelease, 0x55, false), 81), Side::Pbx, t0);
+  tracker.on_message(make(msg::kReleaseComplete, 0x55, true), Side::Carrier, t0 + 20ms);
+  tracker.on_message(make(msg::kReleaseComplete, 0x56, true), Side::Pbx, t0 + 1s);
+  EXPECT_EQ(tracker.active_calls(), 0u);
+  tracker.close_all(t0 + 2s, EndReason::CaptureEnd);
+  EXPECT_TRUE(rec.ended.empty());
+  EXPECT_TRUE(rec.events.empty());
+  EXPECT_EQ(tracker.stats().stray_clearing, 3u);
+  EXPECT_EQ(tracker.stats().late_messages, 0u);
+  EXPECT_EQ(tracker.stats().calls, 0u);
+
+  tracker.on_message(with_channel(make(msg::kRelease, 0x57, false), 9), Side::Pbx, t0 + 3s);
+  tracker.on_message(make(msg::kReleaseComplete, 0x57, true), Side::Carrier, t0 + 3020ms);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_TRUE(rec.ended[0].partial);
+  EXPECT_EQ(rec.ended[0].call_ref, 0x57);
+  EXPECT_EQ(tracker.stats().stray_clearing, 3u);
+}
+
+q931::Message info_digits(std::uint16_t cref, std::string_view called, std::string_view keypad) {
+  auto info = make(msg::kInformation, cref, false);
+  if (!called.empty()) {
+    info.called.present = true;
+    info.called.digits.append(called);
+  }
+  info.keypad.append(keypad);
+  return info;
+}
+
+// '#' at the end of overlap (or en-bloc) dialing is the end-of-dialing mark (Q.931 5.1.3), as
+// the Sending Complete IE is: not a digit of the called number.
+TEST_F(TrackerTest, HashEndingDialingClosesItAndStaysOutOfTheNumber) {
+  auto sent = [&](std::uint16_t cref) {
+    tracker.on_message(make(msg::kReleaseComplete, cref, true), Side::Carrier, t0 + 1s);
+    return rec.ended.back();
+  };
+  // Overlap dialing ended by '#' in the last called party number.
+  tracker.on_message(setup(0x31, "4420794600", "2", 3), Side::Pbx, t0);
+  tracker.on_message(info_digits(0x31, "12555014", ""), Side::Pbx, t0 + 100ms);
+  tracker.on_message(info_digits(0x31, "2#", ""), Side::Pbx, t0 + 200ms);
+  CallRecord r = sent(0x31);
+  EXPECT_EQ(r.called, "2125550142");
+  EXPECT_TRUE(r.dialing_complete);
+  // ... or by a keypad '#'.
+  tracker.on_message(setup(0x32, "4420794600", "212", 4), Side::Pbx, t0);
+  tracker.on_message(info_digits(0x32, "", "5550142"), Side::Pbx, t0 + 100ms);
+  tracker.on_message(info_digits(0x32, "", "#"), Side::Pbx, t0 + 200ms);
+  r = sent(0x32);
+  EXPECT_EQ(r.called, "2125550142");
+  EXPECT_TRUE(r.dialing_complete);
+  // En bloc with '#'.
+  tracker.on_message(setup(0x33, "4420794600", "3125559999#", 6), Side::Pbx, t0);
+  r = sent(0x33);
+  EXPECT_EQ(r.called, "3125559999");
+  EXPECT_TRUE(r.dialing_complete);
+  // En bloc with the Sending Complete IE.
+  auto complete = setup(0x34, "4420794600", "3125559999", 7);
+  complete.sending_complete = true;
+  tracker.on_message(complete, Side::Pbx, t0);
+  r = sent(0x34);
+  EXPECT_EQ(r.called, "3125559999");
+  EXPECT_TRUE(r.dialing_complete);
+  // Overlap dialing ended by a Sending Complete IE in the last INFORMATION.
+  tracker.on_message(setup(0x35, "4420794600", "31", 8), Side::Pbx, t0);
+  auto last = info_digits(0x35, "25559999", "");
+  last.sending_complete = true;
+  tracker.on_message(last, Side::Pbx, t0 + 100ms);
+  r = sent(0x35);
+  EXPECT_EQ(r.called, "3125559999");
+  EXPECT_TRUE(r.dialing_complete);
+  // No mark: dialing was never closed (the network decided by a timer or the digit count).
+  tracker.on_message(setup(0x36, "4420794600", "31", 10), Side::Pbx, t0);
+  tracker.on_message(info_digits(0x36, "25559999", ""), Side::Pbx, t0 + 100ms);
+  r = sent(0x36);
+  EXPECT_EQ(r.called, "3125559999");
+  EXPECT_FALSE(r.dialing_complete);
+  // A '#' followed by more digits was one of them: it stays, dialing is not closed by it.
+  tracker.on_message(setup(0x37, "4420794600", "*31#", 11), Side::Pbx, t0);
+  tracker.on_message(info_digits(0x37, "2125550142", ""), Side::Pbx, t0 + 100ms);
+  r = sent(0x37);
+  EXPECT_EQ(r.called, "*31#2125550142");
+  EXPECT_FALSE(r.dialing_complete);
+  // After answer keypad digits are not dialing: a '#' there stays in `keypad`.
+  tracker.on_message(setup(0x38, "4420794600", "3125559999", 12), Side::Pbx, t0);
+  tracker.on_message(make(msg::kConnect, 0x38, true), Side::Carrier, t0 + 100ms);
+  tracker.on_message(info_digits(0x38, "", "12#"), Side::Pbx, t0 + 200ms);
+  r = sent(0x38);
+  EXPECT_EQ(r.called, "3125559999");
+  EXPECT_EQ(r.keypad, "12#");
+  EXPECT_FALSE(r.dialing_complete);
+}
+
+// Alarm lines and modems stay up for days: a 25-hour call is one record of 25 hours, however
+// often the tracker ticks in between.
+TEST_F(TrackerTest, AnsweredCallLastsAsLongAsItLasts) {
+  tracker.on_message(setup(0x81, "2125550100", "3125550000", 4), Side::Pbx, t0);
+  tracker.on_message(with_channel(make(msg::kCallProceeding, 0x81, true), 4), Side::Carrier,
+                     t0 + 20ms);
+  tracker.on_message(make(msg::kConnect, 0x81, true), Side::Carrier, t0 + 5s);
+  tracker.on_message(make(msg::kConnectAck, 0x81, false), Side::Pbx, t0 + 5010ms);
+  for (auto t = t0 + 6s; t < t0 + 25h + 5s; t += 10min) tracker.on_tick(t);
+  EXPECT_TRUE(rec.ended.empty());
+  tracker.on_message(with_cause(make(msg::kDisconnect, 0x81, false), 16), Side::Pbx,
+                     t0 + 5s + 90000s);
+  tracker.on_message(make(msg::kRelease, 0x81, true), Side::Carrier, t0 + 5s + 90000s + 20ms);
+  tracker.on_message(make(msg::kReleaseComplete, 0x81, false), Side::Pbx, t0 + 5s + 90000s + 40ms);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  const CallRecord& r = rec.ended[0];
+  EXPECT_FALSE(r.partial);
+  EXPECT_EQ(r.answer, t0 + 5s);
+  EXPECT_EQ(r.end, t0 + 5s + 90000s);
+  EXPECT_DOUBLE_EQ(r.duration_s, 90000.0);
+  EXPECT_EQ(r.end_reason, EndReason::Released);
+  EXPECT_EQ(r.cause, 16);
+  EXPECT_EQ(tracker.stats().partial_calls, 0u);
+}
+
+// The guard for a lost clearing closes an answered call only after a week without messages,
+// audio or in-band detections, with its end when it was last seen alive; its clearing, should
+// it come after all, is a late message, not a second call.
+TEST_F(TrackerTest, GuardClosesASilentCallWhenLastSeenAliveAndSwallowsItsLateClearing) {
+  const auto week = std::chrono::days(7);
+  tracker.on_message(setup(0x82, "4420794600", "2125550199", 9), Side::Carrier, t0);
+  tracker.on_message(make(msg::kConnect, 0x82, true), Side::Pbx, t0 + 1s);
+  tracker.on_audio(9, t0 + 2h);
+  tracker.on_audio(10, t0 + 4h);                              // another channel: not this call
+  tracker.on_inband(9, tone(t0 + 3h, Side::Carrier, "ans"));  // a modem answering
+  tracker.on_tick(t0 + 1s + week + 1s);                       // alive since the CONNECT
+  tracker.on_audio(9, t0 + 3h + 30min);
+  tracker.on_tick(t0 + 3h + week);
+  tracker.on_tick(t0 + 3h + 30min + week);
+  EXPECT_TRUE(rec.ended.empty());
+  tracker.on_tick(t0 + 3h + 30min + week + 1s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  CallRecord r = rec.ended[0];
+  EXPECT_EQ(r.end, t0 + 3h + 30min);
+  EXPECT_DOUBLE_EQ(r.duration_s, 3 * 3600 + 30 * 60 - 1);
+  EXPECT_EQ(r.end_reason, EndReason::Timeout);
+  EXPECT_EQ(tracker.active_calls(), 0u);
+  // Its clearing, days later: late, not a partial call.
+  const Timestamp late = t0 + 9 * 24h;
+  tracker.on_message(with_cause(make(msg::kDisconnect, 0x82, false), 16), Side::Carrier, late);
+  tracker.on_message(make(msg::kRelease, 0x82, true), Side::Pbx, late + 20ms);
+  tracker.on_message(make(msg::kReleaseComplete, 0x82, false), Side::Carrier, late + 40ms);
+  tracker.on_tick(late + 1h);
+  EXPECT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(tracker.active_calls(), 0u);
+  EXPECT_EQ(tracker.stats().late_messages, 3u);
+  EXPECT_EQ(tracker.stats().partial_calls, 0u);
+  // A SETUP reuses the call reference: a new call like any other.
+  tracker.on_message(setup(0x82, "4420794600", "2125550199", 9), Side::Carrier, late + 2h);
+  tracker.on_message(make(msg::kReleaseComplete, 0x82, true), Side::Pbx, late + 2h + 1s);
+  ASSERT_EQ(rec.ended.size(), 2u);
+  EXPECT_FALSE(rec.ended[1].partial);
+  EXPECT_EQ(rec.ended[1].start, late + 2h);
+  EXPECT_EQ(tracker.remembered_calls(), 1u);
+}
+
+// A call whose end was missed and whose channel a new call took ends when it was last seen
+// alive, not at its answer.
+TEST_F(TrackerTest, ReusedChannelEndsTheOldCallWhenLastHeard) {
+  tracker.on_message(setup(0x83, "1", "2", 8), Side::Pbx, t0);
+  tracker.on_message(make(msg::kConnect, 0x83, true), Side::Carrier, t0 + 2s);
+  tracker.on_audio(8, t0 + 30h);
+  tracker.on_tick(t0 + 31h);
+  tracker.on_message(setup(0x84, "5", "6", 8), Side::Carrier, t0 + 31h);
+  tracker.on_audio(8, t0 + 31h + 1s);  // the new call's audio
+  tracker.on_message(with_channel(make(msg::kCallProceeding, 0x84, true), 8), Side::Pbx,
+                     t0 + 31h + 2s);
+  ASSERT_EQ(rec.ended.size(), 1u);
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::ChannelReused);
+  EXPECT_EQ(rec.ended[0].end, t0 + 30h);
+  EXPECT_DOUBLE_EQ(rec.ended[0].duration_s, 30 * 3600 - 2);
 }
 
 TEST(CallRecordTime, FormatsAndParsesRfc3339Milliseconds) {
