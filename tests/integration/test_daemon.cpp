@@ -296,8 +296,8 @@ max_talk_s = 8
     const auto end = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < end) {
       const Result r = ctl("status --json");  // fails until the daemon listens
-      st = r.code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json{};
-      if (!st.is_null() && pred(st)) break;
+      st = r.code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+      if (!st.empty() && pred(st)) break;
       std::this_thread::sleep_for(100ms);
     }
     return st;
