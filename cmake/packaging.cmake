@@ -4,9 +4,11 @@
 # .deb belongs in /usr (the packaging step refuses any other prefix). docs/install.md.
 #
 # The package holds everything `cmake --install` installs plus /etc/trunkwatch/trunkwatch.toml
-# (the example configuration) as a dpkg conffile: kept on remove, removed on purge, and an
+# (the example configuration) and /etc/logrotate.d/trunkwatch (udev/trunkwatch.logrotate) as
+# dpkg conffiles: kept on remove, removed on purge, and an
 # upgrade asks before replacing a copy the administrator changed. Plain `cmake --install`
-# leaves /etc alone (the example goes to share/trunkwatch/examples, rules/CMakeLists.txt).
+# leaves /etc alone (the example goes to share/trunkwatch/examples, rules/CMakeLists.txt, the
+# logrotate file next to it).
 # Maintainer scripts (cmake/debian/): postinst creates the user and directories and starts
 # nothing; prerm stops the service on removal; postrm keeps call records on purge.
 
@@ -14,6 +16,10 @@
 # into the package below.
 install(FILES ${PROJECT_SOURCE_DIR}/examples/trunkwatch.toml
         DESTINATION /etc/trunkwatch COMPONENT conffiles EXCLUDE_FROM_ALL)
+install(FILES ${PROJECT_SOURCE_DIR}/udev/trunkwatch.logrotate DESTINATION /etc/logrotate.d
+        RENAME trunkwatch COMPONENT conffiles EXCLUDE_FROM_ALL)
+install(FILES ${PROJECT_SOURCE_DIR}/udev/trunkwatch.logrotate
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/trunkwatch/examples)
 install(FILES ${PROJECT_SOURCE_DIR}/cmake/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(CPACK_GENERATOR DEB)
@@ -58,7 +64,8 @@ set(tw_debian_control ${PROJECT_BINARY_DIR}/debian-control)
 file(MAKE_DIRECTORY ${tw_debian_control})
 file(COPY ${PROJECT_SOURCE_DIR}/cmake/debian/postinst ${PROJECT_SOURCE_DIR}/cmake/debian/prerm
           ${PROJECT_SOURCE_DIR}/cmake/debian/postrm DESTINATION ${tw_debian_control})
-file(WRITE ${tw_debian_control}/conffiles "/etc/trunkwatch/trunkwatch.toml\n")
+file(WRITE ${tw_debian_control}/conffiles
+     "/etc/trunkwatch/trunkwatch.toml\n/etc/logrotate.d/trunkwatch\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${tw_debian_control}/postinst ${tw_debian_control}/prerm ${tw_debian_control}/postrm
     ${tw_debian_control}/conffiles)

@@ -181,6 +181,7 @@ const std::vector<KeySpec>& schema() {
       {"daemon.block_ms", Kind::Int, "8 or 20"},
       {"daemon.audio", Kind::Bool, ""},
       {"daemon.dsp_threads", Kind::Int, "threads, 0 = one per core"},
+      {"daemon.unstored_records_max", Kind::Int, "records"},
       {"detectors.*.enabled", Kind::Bool, ""},
       {"detectors.concurrency.classes.*.warning", Kind::Int, "calls"},
       {"detectors.concurrency.classes.*.critical", Kind::Int, "calls"},
@@ -1024,7 +1025,7 @@ void read_daemon(const Reader& r, const toml::table& root, DaemonSettings& d) {
   if (!t) return;
   r.only_keys(*t, "[daemon]",
               {"records_dir", "json_records", "control_socket", "log_target", "log_level",
-               "syslog_server", "block_ms", "audio", "dsp_threads"});
+               "syslog_server", "block_ms", "audio", "dsp_threads", "unstored_records_max"});
   auto path = [&](std::string_view key, std::string& out) {
     if (auto v = r.str(*t, key)) {
       if (!v->starts_with('/'))
@@ -1040,6 +1041,8 @@ void read_daemon(const Reader& r, const toml::table& root, DaemonSettings& d) {
   if (auto v = r.boolean(*t, "json_records")) d.json_records = *v;
   if (auto v = r.boolean(*t, "audio")) d.audio = *v;
   if (auto v = r.integer(*t, "dsp_threads", 0, 64)) d.dsp_threads = static_cast<int>(*v);
+  if (auto v = r.integer(*t, "unstored_records_max", 0, 1000000))
+    d.unstored_records_max = static_cast<std::size_t>(*v);
   r.choice(*t, "log_target", {"auto", "journal", "syslog", "stderr"}, d.log_target);
   r.choice(*t, "log_level", {"debug", "info", "warning", "error"}, d.log_level);
   if (auto v = r.str(*t, "syslog_server")) {

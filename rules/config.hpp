@@ -186,6 +186,8 @@ struct DaemonSettings {
   int block_ms = 20;          // B-channel chunk length read from the card: 8 or 20
   bool audio = true;          // run the B-channel detectors
   int dsp_threads = 0;        // detector worker threads; 0 = one per core, at most one per span
+  // Records the store refused, kept in memory for a retry; beyond: records_dir/unstored.jsonl.
+  std::size_t unstored_records_max = 5000;
   bool operator==(const DaemonSettings&) const = default;
 };
 

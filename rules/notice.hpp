@@ -38,8 +38,9 @@ enum class Category : std::uint8_t {
   ModemOnVoiceLine,
   FaxOnVoiceLine,
   SpanDown,
+  RecordStoreFailure,  // the daemon cannot store call records (raised by it, not a policy)
 };
-inline constexpr std::size_t kCategoryCount = 16;
+inline constexpr std::size_t kCategoryCount = 17;
 std::string_view to_string(Category c);
 std::optional<Category> parse_category(std::string_view name);
 // Every category, in vocabulary order.

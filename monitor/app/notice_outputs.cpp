@@ -3,8 +3,7 @@
 namespace tw::app {
 
 void JsonNoticeWriter::on_notice(const rules::Notice& n) {
-  out_ << rules::to_json_line(n) << '\n';
-  out_.flush();
+  out_.write(rules::to_json_line(n));
 }
 
 log::Fields notice_fields(const rules::Notice& n) {

@@ -8,6 +8,7 @@
 
 #include "monitor/app/output_stream.hpp"
 #include "monitor/log.hpp"
+#include "monitor/store/json_store.hpp"
 #include "rules/actions/mail.hpp"
 #include "rules/notice.hpp"
 
@@ -20,9 +21,10 @@ class JsonNoticeWriter final : public rules::NoticeSink {
  public:
   explicit JsonNoticeWriter(std::ostream& out) : out_(out) {}
   void on_notice(const rules::Notice& n) override;
+  const store::LineWriter& lines() const { return out_; }
 
  private:
-  std::ostream& out_;
+  store::LineWriter out_;  // counts the notices that could not be written
 };
 
 // Every notice as one log record: critical -> error, warning -> warning, info -> info; the
@@ -55,6 +57,11 @@ class NoticeOutputs {
   // The mail queue when mail is on (stats, waiting for delivery), else null.
   rules::MailQueue* mail() { return mail_queue_.get(); }
   const rules::MailQueue* mail() const { return mail_queue_.get(); }
+  // The alerts_json writer (how many lines got there, how many not), null when none.
+  const store::LineWriter* json_lines() const { return json_ ? &json_->lines() : nullptr; }
+  const std::string& json_path() const { return json_out_.path(); }
+  // Reopens the alerts_json file (SIGHUP after logrotate); an error message or "".
+  std::string reopen_json() { return json_out_.reopen(); }
 
  private:
   OutputStream json_out_;

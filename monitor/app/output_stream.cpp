@@ -5,6 +5,7 @@
 namespace tw::app {
 
 std::string OutputStream::open(const std::string& path, Mode mode) {
+  path_ = path;
   if (path == "-") {
     out_ = &std::cout;
     return "";
@@ -12,6 +13,16 @@ std::string OutputStream::open(const std::string& path, Mode mode) {
   file_.open(path, std::ios::out | (mode == Mode::Append ? std::ios::app : std::ios::trunc));
   if (!file_) return path + ": cannot open for writing";
   out_ = &file_;
+  return "";
+}
+
+std::string OutputStream::reopen() {
+  if (!file_.is_open()) return "";
+  file_.flush();
+  file_.close();
+  file_.clear();
+  file_.open(path_, std::ios::out | std::ios::app);
+  if (!file_) return path_ + ": cannot open for writing";
   return "";
 }
 

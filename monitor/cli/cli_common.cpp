@@ -21,7 +21,8 @@ void RecordOutputs::add_options(CLI::App& cmd) {
 std::string RecordOutputs::open(CallEventFanout& fanout) {
   if (!json_path.empty()) {
     if (auto err = json_out_.open(json_path); !err.empty()) return err;
-    json_ = std::make_unique<store::JsonLinesStore>(json_out_.stream());
+    json_ = std::make_unique<store::JsonLinesStore>(
+        json_out_.stream(), json_out_.is_stdout() ? "standard output" : json_path);
     fanout.add(*json_);
   }
   if (!db_path.empty()) {
@@ -30,6 +31,27 @@ std::string RecordOutputs::open(CallEventFanout& fanout) {
     fanout.add(*db_);
   }
   return {};
+}
+
+namespace {
+std::string lost_line(std::uint64_t failed, std::uint64_t written, const std::string& what,
+                      const std::string& where, const std::string& why) {
+  return std::to_string(failed) + " of " + std::to_string(failed + written) + " " + what + " " +
+         where + ": " + why;
+}
+}  // namespace
+
+std::vector<std::string> RecordOutputs::failures() const {
+  std::vector<std::string> out;
+  if (json_ && json_->lines().failed())
+    out.push_back(
+        lost_line(json_->lines().failed(), json_->lines().written(), "call records",
+                  "not written to " + (json_out_.is_stdout() ? "standard output" : json_path),
+                  json_->lines().last_error()));
+  if (db_ && db_->write_errors())
+    out.push_back(lost_line(db_->write_errors(), db_->written(), "call records",
+                            "not stored in " + db_path, db_->last_error()));
+  return out;
 }
 
 std::string PolicyOptions::default_config_help() {
@@ -121,6 +143,18 @@ std::string BatchMonitor::finish() {
           << " (the daemon delivers them)";
   }
   return out.str();
+}
+
+int BatchMonitor::check_outputs(std::string_view command, const RecordOutputs& records) const {
+  std::vector<std::string> lost = records.failures();
+  if (const store::LineWriter* lines = notices_.json_lines(); lines && lines->failed())
+    lost.push_back(lost_line(
+        lines->failed(), lines->written(), "notices",
+        "not written to " +
+            (notices_.json_path() == "-" ? std::string("standard output") : notices_.json_path()),
+        lines->last_error()));
+  for (const std::string& l : lost) std::cerr << "trunkwatch " << command << ": " << l << "\n";
+  return lost.empty() ? kExitOk : kExitFailure;
 }
 
 void add_log_option(CLI::App& cmd, std::string& level) {

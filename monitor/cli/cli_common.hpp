@@ -23,6 +23,9 @@ struct RecordOutputs {
   void add_options(CLI::App& cmd);
   // Opens the outputs and adds them to `fanout`; returns an error message or "".
   std::string open(CallEventFanout& fanout);
+  // After the run, one line per output that lost records: "263 of 300 call records not
+  // written to F: File too large". Empty when every record got everywhere.
+  std::vector<std::string> failures() const;
 
  private:
   app::OutputStream json_out_;
@@ -69,6 +72,9 @@ class BatchMonitor {
   // returns "notices 3 (through_dial 2, high_risk_destination 1)" plus a note on mail left
   // in the spool.
   std::string finish();
+  // After finish(): says on standard error how many records and notices each output lost;
+  // kExitFailure when any did, else kExitOk.
+  int check_outputs(std::string_view command, const RecordOutputs& records) const;
 
  private:
   std::shared_ptr<const rules::Config> config_;

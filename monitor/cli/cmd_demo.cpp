@@ -252,7 +252,20 @@ int run_demo(const DemoArgs& a) {
                 << mail << "\n";
   }
   std::cout << "Call records: " << a.db << " (try: trunkwatch report --db " << a.db << ")\n";
-  return kExitOk;
+  int rc = kExitOk;
+  if (db.write_errors()) {
+    std::cerr << "trunkwatch demo: " << db.write_errors() << " of "
+              << db.write_errors() + db.written() << " call records not stored in " << a.db << ": "
+              << db.last_error() << "\n";
+    rc = kExitFailure;
+  }
+  if (const store::LineWriter* lines = outputs.json_lines(); lines && lines->failed()) {
+    std::cerr << "trunkwatch demo: " << lines->failed() << " of "
+              << lines->failed() + lines->written() << " notices not written to " << a.alerts_json
+              << ": " << lines->last_error() << "\n";
+    rc = kExitFailure;
+  }
+  return rc;
 }
 
 }  // namespace

@@ -53,12 +53,13 @@ int run_replay(ReplayArgs& a) {
   const hal::SourceError err = source.run(monitor.chain());
   std::cerr << "trunkwatch replay: " << summary_line(monitor.chain().pipeline()) << "\n"
             << "trunkwatch replay: " << monitor.finish() << "\n";
+  const int outputs = monitor.check_outputs("replay", a.outputs);
   if (err) {
     std::cerr << "trunkwatch replay: " << a.file << ": " << err.message
               << " (records up to that point were written)\n";
     return kExitBadInput;
   }
-  return kExitOk;
+  return outputs;
 }
 
 }  // namespace

@@ -118,6 +118,9 @@ void print_status(const nlohmann::json& j) {
               j.value("reloads", 0ULL));
   std::printf("calls up %llu, calls recorded %llu, notices %llu\n", j.value("calls_up", 0ULL),
               j.value("calls_recorded", 0ULL), j["notices"].value("total", 0ULL));
+  if (const auto waiting = j.value("records_waiting", 0ULL))
+    std::printf("call records waiting for the store: %llu (it refused them; retried every 5 s)\n",
+                waiting);
   std::printf(
       "\nspan  type line           switchtype  alarms     D-channel  calls  frames  malformed  "
       "bad_fcs\n");

@@ -64,7 +64,7 @@ int run_simulate(SimulateArgs& a) {
   std::cerr << "trunkwatch simulate: " << simulator.truth().size() << " calls simulated; decoded "
             << summary_line(monitor.chain().pipeline()) << "\n"
             << "trunkwatch simulate: " << monitor.finish() << "\n";
-  return kExitOk;
+  return monitor.check_outputs("simulate", a.outputs);
 }
 
 }  // namespace

@@ -1,10 +1,14 @@
 // trunkwatch: the command line. Every subcommand lives in its own cmd_*.cpp.
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "monitor/cli/commands.hpp"
 
 int main(int argc, char** argv) {
+  // A file size limit (ulimit -f) makes a write fail with EFBIG instead of killing the
+  // process: the record outputs then count what was lost and the command exits 1.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "trunkwatch - follows every call on the ISDN PRI trunks of a PBX and watches for toll "
       "fraud.\n\n"

@@ -19,6 +19,7 @@
 #include "monitor/log.hpp"
 #include "monitor/store/json_store.hpp"
 #include "monitor/store/sqlite_store.hpp"
+#include "monitor/store/unstored.hpp"
 
 namespace tw::daemon {
 
@@ -108,14 +109,14 @@ class Daemon final : public hal::SpanSink {
       TW_LOG(error) << "cannot open the record store: " << err;
       return 1;
     }
-    records_.add(db_);
+    open_record_keeping(d);
     if (d.json_records) {
       const std::string path = d.records_dir + "/calls.jsonl";
       if (auto err = json_out_.open(path, app::OutputStream::Mode::Append); !err.empty()) {
         TW_LOG(error) << err;
         return 1;
       }
-      json_ = std::make_unique<store::JsonLinesStore>(json_out_.stream());
+      json_ = std::make_unique<store::JsonLinesStore>(json_out_.stream(), path);
       records_.add(*json_);
     }
     if (auto err = open_outputs(*config_); !err.empty()) {
@@ -158,6 +159,7 @@ class Daemon final : public hal::SpanSink {
     // period closed; every record is committed by the store as it arrives.
     chain_->finish(end,
                    stop_requested_ ? calls::EndReason::Shutdown : calls::EndReason::CaptureEnd);
+    keeper_->shutdown();
     chain_->engine().wait_for_hooks(std::chrono::seconds(5));
     if (rules::MailQueue* mail = outputs_->mail()) mail->stop();  // the spool keeps the rest
     json_out_.flush_file();
@@ -178,6 +180,7 @@ class Daemon final : public hal::SpanSink {
   void on_tick(hal::Timestamp now) override {
     chain_->on_tick(now);
     service(now);
+    keeper_->service(Clock::now());
   }
 
   bool block_signals() {
@@ -204,6 +207,39 @@ class Daemon final : public hal::SpanSink {
     return "";
   }
 
+  // The record store behind a keeper: what it refuses waits in memory, then in
+  // records_dir/unstored.jsonl, and is retried from the loop (docs/daemon.md).
+  void open_record_keeping(const rules::DaemonSettings& d) {
+    keeper_ = std::make_unique<store::KeepingStore>(
+        db_, d.unstored_records_max, d.records_dir + "/unstored.jsonl",
+        [this](const std::string& error, hal::Timestamp when) {
+          raise_store_failure(error, when);
+        });
+    records_.add(*keeper_);
+  }
+
+  void raise_store_failure(const std::string& error, hal::Timestamp when) {
+    rules::Notice n;
+    n.time = when == hal::Timestamp{} && chain_ ? chain_->pipeline().last_time() : when;
+    n.category = rules::Category::RecordStoreFailure;
+    n.severity = rules::Severity::Warning;
+    n.identifier = "record_store_failure:" + db_.path();
+    n.rule = "daemon";
+    n.actions = {"log"};
+    n.message = "call records cannot be stored in " + db_.path() + " (" + error +
+                "); they are kept and retried";
+    notices_.on_notice(n);
+  }
+
+  // SIGHUP: calls.jsonl and alerts.jsonl are closed and opened again, so that after
+  // logrotate moved them the lines go to new files.
+  void reopen_record_files() {
+    if (json_)
+      if (auto err = json_out_.reopen(); !err.empty()) TW_LOG(error) << err;
+    if (outputs_)
+      if (auto err = outputs_->reopen_json(); !err.empty()) TW_LOG(error) << err;
+  }
+
   void apply_span_settings(hal::SpanInfo& s) const {
     for (const rules::SpanSettings& c : config_->spans) {
       if (c.span != s.id) continue;
@@ -223,6 +259,7 @@ class Daemon final : public hal::SpanSink {
     signalfd_siginfo si;
     while (signal_fd_ >= 0 && ::read(signal_fd_, &si, sizeof si) == sizeof si) {
       if (si.ssi_signo == SIGHUP) {
+        reopen_record_files();
         reload();
       } else if (!stop_requested_) {
         stop_requested_ = true;
@@ -345,6 +382,7 @@ class Daemon final : public hal::SpanSink {
     j["spans"] = std::move(spans);
     j["calls_up"] = up;
     j["calls_recorded"] = p.call_totals().calls;
+    j["records_waiting"] = keeper_->waiting();
     const rules::EngineStats& e = chain_->engine().stats();
     Json n;
     n["total"] = e.notices;
@@ -378,6 +416,7 @@ class Daemon final : public hal::SpanSink {
   store::SqliteStore db_;
   app::OutputStream json_out_;
   std::unique_ptr<store::JsonLinesStore> json_;
+  std::unique_ptr<store::KeepingStore> keeper_;
   CallEventFanout records_;
   CurrentNotices notices_;
   std::unique_ptr<app::NoticeOutputs> outputs_;

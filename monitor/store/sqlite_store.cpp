@@ -98,6 +98,7 @@ std::string SqliteStore::exec(const char* sql) {
 }
 
 std::string SqliteStore::open(const std::string& path) {
+  path_ = path;
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
@@ -135,9 +136,17 @@ std::string SqliteStore::open_readonly(const std::string& path) {
 
 void SqliteStore::on_call_event(const calls::CallEvent& event) {
   if (event.type != calls::CallEventType::Ended) return;
-  if (auto err = insert(*event.call); !err.empty()) {
-    ++write_errors_;
-    TW_LOG(error) << "call record not stored: " << err;
+  auto err = insert(*event.call);
+  if (err.empty()) {
+    ++written_;
+    return;
+  }
+  ++write_errors_;
+  last_error_ = err;
+  if (failure_log_.allow(std::chrono::steady_clock::now())) {
+    TW_LOG(error) << "call record not stored in " << path_ << ": " << err;
+    if (const auto held = failure_log_.suppressed())
+      TW_LOG(error) << held << " more such message(s) suppressed";
   }
 }
 
@@ -189,7 +198,8 @@ std::string SqliteStore::load(std::optional<calls::Timestamp> since,
       "SELECT span, channel, direction, calling, called, start, answer, \"end\", duration_s, "
       "cause, partial, digits, call_type, alerts, end_reason, cleared_by, cause_location, "
       "call_ref, calling_name, calling_presentation, redirecting, connected, bearer, keypad, "
-      "switchtype, digits_in, digits_out, second_dial_tone FROM calls WHERE ?1 IS NULL OR start >= ?1 ORDER BY start, id";
+      "switchtype, digits_in, digits_out, second_dial_tone FROM calls WHERE ?1 IS NULL OR start >= "
+      "?1 ORDER BY start, id";
   sqlite3_stmt* raw = nullptr;
   if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK)
     return sqlite3_errmsg(db_.get());

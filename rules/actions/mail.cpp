@@ -140,6 +140,9 @@ std::string advice(Category c) {
     case Category::SpanDown:
       return "Check the span (cabling, the carrier, the card): calls on it are not monitored "
              "while it is down.";
+    case Category::RecordStoreFailure:
+      return "Check the disk of the records directory (space, errors): the daemon keeps the "
+             "records it could not store and stores them once it can.";
   }
   return "";
 }

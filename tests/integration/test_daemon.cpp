@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -264,6 +265,196 @@ TEST_F(Daemon, ASecondDaemonDoesNotStealTheSocket) {
   EXPECT_EQ(second.wait(10s), 1);
   EXPECT_NE(slurp(dir_ / "second.log").find("another trunkwatch daemon"), std::string::npos);
   EXPECT_EQ(ctl("status").code, 0) << "the first one still answers";
+}
+
+// Short calls, one record every fraction of a second, for the record-store tests.
+class DaemonRecords : public Daemon {
+ protected:
+  void SetUp() override {
+    Daemon::SetUp();
+    test::write_file(dir_ / "site.toml", R"(
+[scenario]
+name = "daemon records"
+start = "2027-01-05T10:00:00Z"
+[[span]]
+id = 1
+[[span]]
+id = 2
+[traffic]
+calls = 400
+duration_s = 120
+answer_rate = 1.0
+mean_talk_s = 4
+max_talk_s = 8
+)");
+  }
+  fs::path lib() const { return dir_ / "lib"; }
+  // Polls status until `pred` holds (up to `limit`); the last status.
+  template <typename Pred>
+  nlohmann::json wait_status(Pred pred, std::chrono::milliseconds limit) {
+    nlohmann::json st;
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      const Result r = ctl("status --json");  // fails until the daemon listens
+      st = r.code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+      if (!st.empty() && pred(st)) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    return st;
+  }
+  std::string wait_log(const fs::path& log, const std::string& what) {
+    std::string text;
+    for (int i = 0; i < 100 && text.find(what) == std::string::npos; ++i) {
+      std::this_thread::sleep_for(100ms);
+      text = slurp(log);
+    }
+    return text;
+  }
+  // The file size limit of a running process (soft only: lifting it needs no privilege).
+  static void limit_file_size(pid_t pid, rlim_t bytes) {
+    const rlimit l{bytes, RLIM_INFINITY};
+    ASSERT_EQ(::prlimit(pid, RLIMIT_FSIZE, &l, nullptr), 0);
+  }
+  // "trunkwatch stopped: N calls recorded" -> N.
+  static int stopped_count(const std::string& log) {
+    const auto p = log.find("trunkwatch stopped: ");
+    return p == std::string::npos ? -1 : std::stoi(log.substr(p + 20));
+  }
+  std::vector<std::string> db_rows(const std::string& sql) const {
+    std::vector<std::string> rows;
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2((lib() / "calls.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
+        SQLITE_OK) {
+      sqlite3_stmt* s = nullptr;
+      sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+      while (s && sqlite3_step(s) == SQLITE_ROW)
+        rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)));
+      sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return rows;
+  }
+};
+
+// The store refuses records (the file size limit stops the database growing) and later
+// takes them again: none is lost, they arrive in order, a notice and the log say so.
+TEST_F(DaemonRecords, RecordsTheStoreRefusedAreKeptAndStoredWhenItWorksAgain) {
+  auto a = args();
+  a.insert(a.end(), {"--set", "daemon.json_records=true"});
+  DaemonProcess d(a, {}, dir_ / "daemon.log");
+  nlohmann::json st =
+      wait_status([](const auto& s) { return s.value("calls_recorded", 0) >= 5; }, 30s);
+  ASSERT_GE(st.value("calls_recorded", 0), 5) << slurp(dir_ / "daemon.log");
+  EXPECT_EQ(st.value("records_waiting", -1), 0);
+
+  // The write-ahead log is the largest file: held at its size, only the database fails.
+  limit_file_size(d.pid, fs::file_size(lib() / "calls.sqlite-wal"));
+  st = wait_status([](const auto& s) { return s.value("records_waiting", 0) >= 5; }, 30s);
+  ASSERT_GE(st.value("records_waiting", 0), 5) << slurp(dir_ / "daemon.log");
+  const Result human = ctl("status");
+  EXPECT_NE(human.out.find("call records waiting for the store: "), std::string::npos) << human.out;
+  std::string log = slurp(dir_ / "daemon.log");
+  EXPECT_NE(log.find("call records cannot be stored in " + (lib() / "calls.sqlite").string()),
+            std::string::npos)
+      << log;
+  EXPECT_NE(slurp(lib() / "alerts.jsonl").find("\"category\":\"record_store_failure\""),
+            std::string::npos);
+
+  limit_file_size(d.pid, RLIM_INFINITY);
+  st = wait_status([](const auto& s) { return s.value("records_waiting", 1) == 0; }, 20s);
+  EXPECT_EQ(st.value("records_waiting", -1), 0);
+  log = wait_log(dir_ / "daemon.log", "the record store works again");
+  EXPECT_NE(log.find("the record store works again: "), std::string::npos) << log;
+
+  ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
+  EXPECT_EQ(d.wait(10s), 0);
+  log = slurp(dir_ / "daemon.log");
+  const int recorded = stopped_count(log);
+  ASSERT_GT(recorded, 10) << log;
+  // Every record, in the order the calls ended: the same as calls.jsonl, which never failed.
+  const auto stored =
+      db_rows("SELECT span || ':' || call_ref || ':' || start FROM calls ORDER BY id");
+  EXPECT_EQ(stored.size(), static_cast<std::size_t>(recorded));
+  std::vector<std::string> written;
+  for (const std::string& line : test::lines_of(slurp(lib() / "calls.jsonl"))) {
+    const auto j = nlohmann::json::parse(line);
+    written.push_back(std::to_string(j["span"].get<int>()) + ":" +
+                      std::to_string(j["call_ref"].get<int>()) + ":" +
+                      j["start"].get<std::string>());
+  }
+  EXPECT_EQ(stored, written);
+  EXPECT_FALSE(fs::exists(lib() / "unstored.jsonl"));
+}
+
+// Stopped while the store refuses records: they go to the spill file (beyond a memory bound
+// of 2 already while running), and the next start stores them.
+TEST_F(DaemonRecords, UnstoredRecordsSurviveAStopInTheSpillFile) {
+  auto a = args();
+  a.insert(a.end(), {"--set", "daemon.unstored_records_max=2"});
+  int first = 0;
+  {
+    DaemonProcess d(a, {}, dir_ / "first.log");
+    nlohmann::json st =
+        wait_status([](const auto& s) { return s.value("calls_recorded", 0) >= 5; }, 30s);
+    ASSERT_GE(st.value("calls_recorded", 0), 5) << slurp(dir_ / "first.log");
+    limit_file_size(d.pid, fs::file_size(lib() / "calls.sqlite-wal"));
+    st = wait_status([](const auto& s) { return s.value("records_waiting", 0) >= 5; }, 30s);
+    ASSERT_GE(st.value("records_waiting", 0), 5) << slurp(dir_ / "first.log");
+    EXPECT_GE(test::lines_of(slurp(lib() / "unstored.jsonl")).size(), 3u)
+        << "beyond 2 in memory, spilled while running";
+    ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
+    EXPECT_EQ(d.wait(10s), 0);
+    const std::string log = slurp(dir_ / "first.log");
+    first = stopped_count(log);
+    const auto stored = db_rows("SELECT count(*) FROM calls");
+    ASSERT_EQ(stored.size(), 1u);
+    const auto spilled = test::lines_of(slurp(lib() / "unstored.jsonl")).size();
+    EXPECT_EQ(std::stoul(stored[0]) + spilled, static_cast<std::size_t>(first)) << log;
+    EXPECT_NE(log.find("written to " + (lib() / "unstored.jsonl").string()), std::string::npos)
+        << log;
+  }
+  DaemonProcess d(args(), {}, dir_ / "second.log");
+  const nlohmann::json st = wait_status(
+      [](const auto& s) {
+        return s.value("calls_recorded", 0) >= 1 && s.value("records_waiting", 1) == 0;
+      },
+      30s);
+  EXPECT_EQ(st.value("records_waiting", -1), 0) << slurp(dir_ / "second.log");
+  ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
+  EXPECT_EQ(d.wait(10s), 0);
+  const int second = stopped_count(slurp(dir_ / "second.log"));
+  EXPECT_EQ(db_rows("SELECT count(*) FROM calls"),
+            std::vector<std::string>{std::to_string(first + second)});
+  EXPECT_FALSE(fs::exists(lib() / "unstored.jsonl"));
+}
+
+// logrotate moves calls.jsonl and alerts.jsonl away and sends SIGHUP (systemctl reload):
+// the next lines go to new files.
+TEST_F(DaemonRecords, SighupReopensTheJsonFiles) {
+  auto a = args();
+  a.insert(a.end(), {"--set", "daemon.json_records=true"});
+  DaemonProcess d(a, {}, dir_ / "daemon.log");
+  for (int i = 0; i < 300 && test::lines_of(slurp(lib() / "calls.jsonl")).empty(); ++i)
+    std::this_thread::sleep_for(100ms);
+  fs::rename(lib() / "calls.jsonl", lib() / "calls.jsonl.1");
+  fs::rename(lib() / "alerts.jsonl", lib() / "alerts.jsonl.1");
+  ASSERT_EQ(::kill(d.pid, SIGHUP), 0);
+  wait_log(dir_ / "daemon.log", "configuration reloaded");
+  const std::size_t rotated = test::lines_of(slurp(lib() / "calls.jsonl.1")).size();
+  ASSERT_GE(rotated, 1u);
+  wait_status([](const auto& s) { return s.value("calls_recorded", 0) >= 1; }, 1s);
+  std::string fresh;
+  for (int i = 0; i < 100 && fresh.empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    fresh = slurp(lib() / "calls.jsonl");
+  }
+  ASSERT_FALSE(fresh.empty()) << "a new calls.jsonl with the next record";
+  EXPECT_EQ(nlohmann::json::parse(test::lines_of(fresh).front()).value("span", 0) > 0, true);
+  EXPECT_TRUE(fs::exists(lib() / "alerts.jsonl")) << "alerts.jsonl opened again";
+  EXPECT_EQ(test::lines_of(slurp(lib() / "calls.jsonl.1")).size(), rotated)
+      << "nothing more into the moved file";
+  ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
+  EXPECT_EQ(d.wait(10s), 0);
 }
 
 TEST(DaemonClient, NoDaemonIsAPlainError) {

@@ -166,6 +166,43 @@ TEST(JsonLines, WritesOneCompleteObjectPerEndedCall) {
   EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1);
 }
 
+// The daemon's spill file is read back: a record survives to_json and back unchanged.
+TEST(JsonLines, ARecordReadsBackAsItWasWritten) {
+  CallRecord r = sample();
+  r.partial = true;
+  r.end_reason = calls::EndReason::Shutdown;
+  r.cause_location = 2;
+  r.call_ref = 0x1234;
+  r.calling_presentation = 1;
+  r.redirecting = "5550000";
+  r.connected = "5551234";
+  r.bearer = "speech";
+  r.keypad = "12";
+  r.digits = "in:4711#";
+  r.digits_in = "4711#";
+  r.call_type = "fax";
+  r.second_dial_tone = t0 + 10s;
+  calls::InbandEvent digit;
+  digit.time = t0 + 5s;
+  digit.onset = digit.time;
+  digit.from = hal::Side::Pbx;
+  digit.digit = '7';
+  digit.level_dbm0 = -12.5f;
+  digit.duration_ms = 80;
+  calls::InbandEvent tone;
+  tone.kind = calls::InbandEvent::Kind::Tone;
+  tone.time = t0 + 11s;
+  tone.onset = t0 + 10s;
+  tone.tone = "dial";
+  r.inband = {digit, tone};
+  const std::string line = to_json_line(to_json(r));
+  const auto back = record_from_json(nlohmann::json::parse(line));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(to_json_line(to_json(*back)), line);
+  EXPECT_FALSE(record_from_json(nlohmann::json::parse("{\"calls\": 3}")).has_value());
+  EXPECT_FALSE(record_from_json(nlohmann::json::parse("[1, 2]")).has_value());
+}
+
 TEST(JsonLines, NeverThrowsOnBytesThatAreNotUtf8) {
   CallRecord r = sample();
   r.calling_name = std::string("\xff\xfe\x80 bad", 7);  // as if unsanitized

@@ -1,0 +1,163 @@
+// Records and notices that cannot be written are an error the user sees: the batch commands
+// (the real binary) on a full device, under a file size limit, with standard output full.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+#include <string>
+
+#include "tests/support/cli_harness.hpp"
+
+namespace tw {
+namespace {
+
+namespace fs = std::filesystem;
+using test::Result;
+using test::slurp;
+
+fs::path temp_dir() {
+  static const fs::path dir = test::temp_dir("record-outputs");
+  return dir;
+}
+
+std::size_t count_of(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + what.size())) ++n;
+  return n;
+}
+
+// Runs `trunkwatch ARGS` through /bin/sh with `shell_prefix` first ("ulimit -f 20;") and
+// `redirect_out` as its standard output.
+Result run_sh(const std::string& shell_prefix, const std::string& args,
+              const std::string& redirect_out = "") {
+  const auto out = temp_dir() / "stdout", err = temp_dir() / "stderr";
+  const std::string inner = shell_prefix + " exec " + test::kTrunkwatch + " " + args + " >" +
+                            (redirect_out.empty() ? out.string() : redirect_out) + " 2>" +
+                            err.string() + " </dev/null";
+  const std::string cmd = "/bin/sh -c '" + inner + "'";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = redirect_out.empty() ? slurp(out) : "";
+  r.err = slurp(err);
+  return r;
+}
+
+// The simulated demo day as a capture, and how many records and notices replaying it gives.
+class RecordOutputs : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pcap_ = temp_dir() / "day.pcap";
+    Result r = test::run_trunkwatch("simulate demo --pcap " + pcap_.string(), temp_dir());
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto json = temp_dir() / "good.jsonl", alerts = temp_dir() / "good-alerts.jsonl";
+    r = test::run_trunkwatch("replay " + pcap_.string() + " --cdr-json " + json.string() +
+                                 " --alerts-json " + alerts.string(),
+                             temp_dir());
+    ASSERT_EQ(r.code, 0) << r.err;
+    records_ = test::lines_of(slurp(json)).size();
+    notices_ = test::lines_of(slurp(alerts)).size();
+    ASSERT_GT(records_, 50u);
+    ASSERT_GT(notices_, 0u);
+  }
+  static inline fs::path pcap_;
+  static inline std::size_t records_ = 0;
+  static inline std::size_t notices_ = 0;
+};
+
+TEST_F(RecordOutputs, FullDeviceFailsTheCommandAndSaysHowManyWereLost) {
+  const Result r =
+      run_sh("", "replay " + pcap_.string() + " --cdr-json /dev/full --alerts-json /dev/full");
+  EXPECT_EQ(r.code, 1) << r.err;
+  const std::string n = std::to_string(records_), k = std::to_string(notices_);
+  EXPECT_NE(r.err.find("trunkwatch replay: " + n + " of " + n +
+                       " call records not written to /dev/full: No space left on device\n"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("trunkwatch replay: " + k + " of " + k +
+                       " notices not written to /dev/full: No space left on device\n"),
+            std::string::npos)
+      << r.err;
+  // One log line per failed record would be hundreds: five a minute.
+  EXPECT_EQ(count_of(r.err, "call record not written to /dev/full"), 5u) << r.err;
+}
+
+TEST_F(RecordOutputs, FullStandardOutputFailsTheCommand) {
+  const Result r = run_sh("", "replay " + pcap_.string() + " --cdr-json -", "/dev/full");
+  EXPECT_EQ(r.code, 1) << r.err;
+  const std::string n = std::to_string(records_);
+  EXPECT_NE(r.err.find("trunkwatch replay: " + n + " of " + n +
+                       " call records not written to standard output: No space left on device\n"),
+            std::string::npos)
+      << r.err;
+
+  // simulate writes records the same way and fails the same way.
+  const Result s = run_sh("", "simulate demo --cdr-json -", "/dev/full");
+  EXPECT_EQ(s.code, 1) << s.err;
+  EXPECT_NE(s.err.find(" call records not written to standard output: No space left on device"),
+            std::string::npos)
+      << s.err;
+}
+
+// "N of M call records not ... PATH: why" -> N, M.
+std::pair<std::size_t, std::size_t> lost_counts(const std::string& err, const std::string& what) {
+  const std::regex re("([0-9]+) of ([0-9]+) " + what);
+  std::smatch m;
+  if (!std::regex_search(err, m, re)) return {0, 0};
+  return {std::stoul(m[1]), std::stoul(m[2])};
+}
+
+TEST_F(RecordOutputs, FileSizeLimitOnJsonLines) {
+  // ulimit -f counts 512-byte blocks in /bin/sh (dash): 20 KiB.
+  const auto json = temp_dir() / "limited.jsonl";
+  fs::remove(json);
+  const Result r =
+      run_sh("ulimit -f 40;", "replay " + pcap_.string() + " --cdr-json " + json.string());
+  EXPECT_EQ(r.code, 1) << "not killed by SIGXFSZ, not 0: " << r.err;
+  const auto [lost, total] =
+      lost_counts(r.err, "call records not written to " + json.string() + ": File too large");
+  EXPECT_EQ(total, records_) << r.err;
+  EXPECT_GT(lost, 0u) << r.err;
+  EXPECT_EQ(fs::file_size(json), 40u * 512u);
+  // The records written are whole lines; what did not fit is counted as lost.
+  EXPECT_EQ(test::lines_of(slurp(json)).size(), records_ - lost + 1)
+      << "every written record plus the cut one";
+  EXPECT_EQ(count_of(slurp(json), "\n"), records_ - lost);
+}
+
+TEST_F(RecordOutputs, FileSizeLimitOnTheDatabase) {
+  const auto db = temp_dir() / "limited.sqlite";
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
+  const Result r =
+      run_sh("ulimit -f 200;", "replay " + pcap_.string() + " --cdr-db " + db.string());
+  EXPECT_EQ(r.code, 1) << r.err;
+  const auto [lost, total] = lost_counts(r.err, "call records not stored in " + db.string() + ": ");
+  EXPECT_EQ(total, records_) << r.err;
+  EXPECT_GT(lost, 0u) << r.err;
+  EXPECT_LT(lost, records_) << "some fitted";
+  EXPECT_EQ(count_of(r.err, "call record not stored in " + db.string()), 5u)
+      << "five log lines a minute, not one per record: " << r.err;
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(h, "SELECT count(*) FROM calls", -1, &s, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+  EXPECT_EQ(static_cast<std::size_t>(sqlite3_column_int(s, 0)), records_ - lost)
+      << "what the command says was stored is there";
+  sqlite3_finalize(s);
+  sqlite3_close(h);
+}
+
+TEST_F(RecordOutputs, DemoFailsWhenItsRecordsCannotBeStored) {
+  const auto db = temp_dir() / "demo.sqlite";
+  const Result r = run_sh("ulimit -f 200;", "demo --no-live --speed 100000 --db " + db.string() +
+                                                " --mail-dir " + (temp_dir() / "mail").string());
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find(" call records not stored in " + db.string() + ": "), std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace tw
