@@ -13,9 +13,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsqlite3-dev libpcap-dev libsndfile1-dev
   libhowardhinnant-date-dev libcurl4-openssl-dev libsystemd-dev
   # independent decoder for cross-check tests, sqlite shell for inspecting records
-  tshark sqlite3 bc
-  # a real SMTP server on loopback for the alert-mail tests
-  python3-aiosmtpd
+  tshark wireshark-common sqlite3 bc
+  # a real SMTP server on loopback for the alert-mail tests (openssl makes its certificate)
+  python3-aiosmtpd openssl
   # real recorded speech and music for DSP talk-off tests
   asterisk-core-sounds-en-wav asterisk-moh-opsound-wav
   # the Debian package (cpack runs dpkg-shlibdeps) and checking the unit (systemd-analyze)

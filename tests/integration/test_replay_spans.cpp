@@ -478,7 +478,8 @@ std::multiset<std::string> records(const std::vector<Json>& calls) {
 }
 
 TEST(ReplaySpans, SpansSurviveWiresharkResavingAPcapng) {
-  if (!have_editcap()) GTEST_SKIP() << "editcap (wireshark-common) not installed";
+  if (!have_editcap())
+    GTEST_FAIL() << "editcap (wireshark-common) not installed: scripts/setup.sh installs it";
   const fs::path dir = temp_dir() / "resave";
   fs::create_directories(dir);
   write_file(dir / "site.toml", two_spans());
@@ -507,7 +508,8 @@ TEST(ReplaySpans, SpansSurviveWiresharkResavingAPcapng) {
 }
 
 TEST(ReplaySpans, ClassicPcapWithSpansMergedByResavingIsFlaggedOnce) {
-  if (!have_editcap()) GTEST_SKIP() << "editcap (wireshark-common) not installed";
+  if (!have_editcap())
+    GTEST_FAIL() << "editcap (wireshark-common) not installed: scripts/setup.sh installs it";
   const fs::path dir = temp_dir() / "resave-classic";
   fs::create_directories(dir);
   write_file(dir / "site.toml", two_spans());

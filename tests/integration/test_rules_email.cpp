@@ -212,7 +212,7 @@ class RulesEmail : public ::testing::Test {
   void SetUp() override {
     if (::access(kPython, X_OK) != 0 || ::access("/usr/bin/openssl", X_OK) != 0 ||
         std::system((std::string(kPython) + " -c 'import aiosmtpd' 2>/dev/null").c_str()) != 0)
-      GTEST_SKIP() << "python3-aiosmtpd is not installed";
+      GTEST_FAIL() << "python3-aiosmtpd is not installed: scripts/setup.sh installs it";
     dir_ = fs::temp_directory_path() /
            ("tw-rules-email-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());

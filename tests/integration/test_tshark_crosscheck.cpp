@@ -72,7 +72,8 @@ class TsharkCrossCheck : public testing::TestWithParam<hal::CaptureFormat> {};
 TEST_P(TsharkCrossCheck, EveryQ931FrameDecodesTheSame) {
   const hal::CaptureFormat format = GetParam();
   const bool pcapng = format == hal::CaptureFormat::Pcapng;
-  if (std::system("command -v tshark >/dev/null 2>&1") != 0) GTEST_SKIP() << "tshark not installed";
+  if (std::system("command -v tshark >/dev/null 2>&1") != 0)
+    GTEST_FAIL() << "tshark not installed: scripts/setup.sh installs it";
   std::string error;
   auto scenario = sim::parse_scenario(R"(
 [scenario]

@@ -103,7 +103,8 @@ bool have_prompts() {
 // echo return loss for a trunk (G.168 plans for >= 6 dB on analog tails, digital ones are
 // far better). Every digit, exactly.
 TEST(DtmfBargeIn, DigitsOverPromptEchoExact) {
-  if (!have_prompts()) GTEST_SKIP() << "asterisk-core-sounds-en-wav not installed";
+  if (!have_prompts())
+    GTEST_FAIL() << "asterisk-core-sounds-en-wav not installed: scripts/setup.sh installs it";
   Tally t = run_trials(-16.0, 42, true);
   EXPECT_EQ(t.found, t.keyed);
 }
@@ -112,7 +113,8 @@ TEST(DtmfBargeIn, DigitsOverPromptEchoExact) {
 // the weakest digits (-20 dBm0, the other tone 8 dB lower) drown, which Q.24's 15 dB SNR does
 // not ask to survive. Measured, with floors that catch a regression, and never a wrong digit.
 TEST(DtmfBargeIn, DigitsOverLouderPromptMeasured) {
-  if (!have_prompts()) GTEST_SKIP() << "asterisk-core-sounds-en-wav not installed";
+  if (!have_prompts())
+    GTEST_FAIL() << "asterisk-core-sounds-en-wav not installed: scripts/setup.sh installs it";
   Tally t12 = run_trials(-12.0, 43, false);
   EXPECT_EQ(t12.extra, 0);
   EXPECT_GE(t12.found * 100, t12.keyed * 88);

@@ -196,7 +196,8 @@ TEST_P(Onset, UngatedAndInLineNoise) {
 }
 
 TEST_P(Onset, RightAfterSpeech) {
-  if (speech().empty()) GTEST_SKIP() << "asterisk-core-sounds-en-wav is not installed";
+  if (speech().empty())
+    GTEST_FAIL() << "asterisk-core-sounds-en-wav is not installed: scripts/setup.sh installs it";
   check(GetParam(), 160, true, -100, true);
 }
 

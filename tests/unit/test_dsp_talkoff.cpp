@@ -65,7 +65,8 @@ class TalkOff : public ::testing::Test {
  protected:
   void SetUp() override {
     if (corpus().seconds < 600.0)
-      GTEST_SKIP() << "asterisk-core-sounds-en-wav / asterisk-moh-opsound-wav not installed";
+      GTEST_FAIL() << "asterisk-core-sounds-en-wav / asterisk-moh-opsound-wav not installed: "
+                      "scripts/setup.sh installs it";
   }
 };
 

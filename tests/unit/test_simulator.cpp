@@ -481,7 +481,7 @@ TEST(Simulator, FramesComeFromBothStacksOfEverySpan) {
 }
 
 TEST(Simulator, PcapAgreesWithTruthUnderTshark) {
-  if (!have_tshark()) GTEST_SKIP() << "tshark not installed";
+  if (!have_tshark()) GTEST_FAIL() << "tshark not installed: scripts/setup.sh installs it";
   const Scenario sc = parse_ok(kTwenty);
   const std::string pcap = temp_path("twenty.pcap");
   auto r = run(sc, {.speed = 0, .pcap_path = pcap});
