@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 namespace tw::daemon {
 
@@ -99,11 +100,10 @@ void ControlServer::close_client(Client& c) {
   c.fd = -1;
 }
 
-bool ControlServer::evict_idle(const unsigned* uid) {
+bool ControlServer::evict_idle(int pid) {
   Client* oldest = nullptr;
   for (Client& c : clients_)
-    if (c.fd >= 0 && c.out.empty() && (!uid || c.uid == *uid) &&
-        (!oldest || c.accepted < oldest->accepted))
+    if (c.fd >= 0 && c.out.empty() && c.pid == pid && (!oldest || c.accepted < oldest->accepted))
       oldest = &c;
   if (!oldest) return false;
   close_client(*oldest);
@@ -116,19 +116,28 @@ void ControlServer::accept_clients(std::chrono::steady_clock::time_point now) {
     if (fd < 0) break;
     ucred peer{};
     socklen_t len = sizeof peer;
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) peer.uid = ~0u;
-    Client c{fd, peer.uid, {}, {}, 0, now, now + kIdleTimeout};
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0) peer.pid = 0;
+    Client c{fd, peer.pid, {}, {}, 0, now, now + kIdleTimeout};
     // A client usually sends its line at once: read it now, so that it no longer counts as
     // idle when later arrivals look for a place.
     read_request(c, now);
-    const auto live = [&](auto pred) {
-      return static_cast<std::size_t>(std::count_if(
-          clients_.begin(), clients_.end(), [&](const Client& o) { return o.fd >= 0 && pred(o); }));
-    };
+    std::map<int, std::size_t> per_peer;
+    std::size_t total = 0;
+    for (const Client& o : clients_)
+      if (o.fd >= 0) {
+        ++per_peer[o.pid];
+        ++total;
+      }
     bool room = true;
-    if (live([&](const Client& o) { return o.uid == c.uid; }) >= kMaxPerUser)
-      room = evict_idle(&c.uid);
-    if (room && live([](const Client&) { return true; }) >= kMaxClients) room = evict_idle(nullptr);
+    if (per_peer[c.pid] >= kMaxPerPeer) {
+      room = evict_idle(c.pid);
+    } else if (total >= kMaxClients) {
+      // The process holding the most connections gives one up (the newcomer's own if tied).
+      int hog = c.pid;
+      for (const auto& [pid, n] : per_peer)
+        if (n > per_peer[hog]) hog = pid;
+      room = evict_idle(hog);
+    }
     if (!room) {  // every place is taken by a reply being written: this one waits its turn
       close_client(c);
       continue;

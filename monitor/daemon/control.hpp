@@ -2,9 +2,11 @@
 // "calls", "reload", "hangup 1:5"), one JSON document out, then the daemon closes. Served
 // without blocking from the daemon's own loop (poll with no wait), so a slow or silent client
 // can never stall call processing. Idle clients cannot starve it either: a request line must
-// arrive within kIdleTimeout, a user (SO_PEERCRED uid) holds at most kMaxPerUser connections
-// and all together at most kMaxClients; a new client beyond a limit takes the place of the
-// oldest idle one (of its user first), so the newest request is always heard.
+// arrive within kIdleTimeout, one client process (SO_PEERCRED pid) holds at most kMaxPerPeer
+// connections and all together at most kMaxClients. A new connection beyond its process's
+// limit takes the place of that process's oldest idle one; beyond the total, the oldest idle
+// one of the process holding the most. So a process flooding the socket only ever pushes out
+// its own connections, and another client's request is heard.
 #pragma once
 
 #include <chrono>
@@ -19,7 +21,7 @@ class ControlServer {
   // Answers one request line (without the newline) with the reply text.
   using Handler = std::function<std::string(const std::string& request)>;
   static constexpr std::size_t kMaxClients = 32;
-  static constexpr std::size_t kMaxPerUser = 8;
+  static constexpr std::size_t kMaxPerPeer = 4;
   static constexpr std::chrono::milliseconds kIdleTimeout{500};
   static constexpr std::size_t kMaxRequest = 256;
 
@@ -39,7 +41,7 @@ class ControlServer {
  private:
   struct Client {
     int fd = -1;
-    unsigned uid = 0;  // the peer's, from SO_PEERCRED
+    int pid = 0;  // the peer process, from SO_PEERCRED
     std::string in;
     std::string out;
     std::size_t sent = 0;
@@ -50,8 +52,8 @@ class ControlServer {
   void accept_clients(std::chrono::steady_clock::time_point now);
   // Reads what the client sent; answers once a line (or EOF, or too much) is in.
   void read_request(Client& c, std::chrono::steady_clock::time_point now);
-  // Closes the oldest client still without a request (of `uid` only, if given); false if none.
-  bool evict_idle(const unsigned* uid);
+  // Closes the oldest client of process `pid` still without a request; false if none.
+  bool evict_idle(int pid);
 
   Handler handler_;
   int listen_fd_ = -1;
