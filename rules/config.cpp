@@ -1,5 +1,6 @@
 #include "rules/config.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <toml++/toml.h>
 #include <unistd.h>
@@ -1046,10 +1047,15 @@ void read_daemon(const Reader& r, const toml::table& root, DaemonSettings& d) {
   r.choice(*t, "log_target", {"auto", "journal", "syslog", "stderr"}, d.log_target);
   r.choice(*t, "log_level", {"debug", "info", "warning", "error"}, d.log_level);
   if (auto v = r.str(*t, "syslog_server")) {
+    // HOST:PORT, or [IPV6]:PORT (an IPv6 address has colons of its own).
     const auto colon = v->rfind(':');
+    const bool bracketed = !v->empty() && v->front() == '[';
+    const auto close = v->find(']');
     if (colon == std::string::npos || colon == 0 || colon + 1 == v->size() ||
-        v->find_first_not_of("0123456789", colon + 1) != std::string::npos)
-      r.error(*t->get("syslog_server"), "'syslog_server' must be HOST:PORT");
+        v->find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+        std::stol(v->substr(colon + 1, 6)) > 65535 ||
+        (bracketed && (close == std::string::npos || close + 1 != colon || close == 1)))
+      r.error(*t->get("syslog_server"), "'syslog_server' must be HOST:PORT or [IPV6]:PORT");
     else
       d.syslog_server = *v;
   }
@@ -1455,9 +1461,12 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
     if (p.is_relative() && !from_set && source.find('/') != std::string::npos)
       p = std::filesystem::path(source).parent_path() / p;
     std::vector<std::string> errs;
-    if (!std::ifstream(p)) {
+    std::string text;
+    if (::access(p.c_str(), R_OK) != 0) {
       r.error(high_risk_node->source(), "numbers.high_risk_file: cannot read '" + p.string() + "'");
-    } else if (auto list = load_high_risk(p.string(), errs)) {
+    } else if (auto err = read_config_file(p.string(), text); !err.empty()) {
+      r.error(high_risk_node->source(), "numbers.high_risk_file: " + err);
+    } else if (auto list = parse_high_risk(text, p.string(), errs)) {
       high_risk = std::move(*list);
       c->high_risk_file = p.string();
     } else {
@@ -1467,7 +1476,10 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
     for (const std::string& p : options.high_risk_search) {
       if (!std::filesystem::exists(p)) continue;
       std::vector<std::string> errs;
-      if (auto list = load_high_risk(p, errs)) {
+      std::string text;
+      if (auto err = read_config_file(p, text); !err.empty()) {
+        result.errors.push_back(err);
+      } else if (auto list = parse_high_risk(text, p, errs)) {
         high_risk = std::move(*list);
         c->high_risk_file = p;
       } else {
@@ -1489,17 +1501,48 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
   return result;
 }
 
+std::string read_config_file(const std::string& path, std::string& text, std::size_t limit) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return path + ": cannot read the file: " + std::strerror(errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return path + ": cannot read the file: " + std::strerror(errno);
+  if (!S_ISREG(st.st_mode))
+    return path + ": not a regular file (" +
+           (S_ISFIFO(st.st_mode)                         ? "a FIFO"
+            : S_ISDIR(st.st_mode)                        ? "a directory"
+            : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                         : "a socket") +
+           "); only regular files are read";
+  const std::string too_big = path + ": larger than " + std::to_string(limit / (1024 * 1024)) +
+                              " MiB, the limit for configuration files";
+  if (static_cast<std::uint64_t>(st.st_size) > limit) return too_big;
+  text.clear();
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return path + ": cannot read the file: " + std::strerror(errno);
+    if (n == 0) break;
+    if (text.size() + static_cast<std::size_t>(n) > limit) return too_big;  // grew meanwhile
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return "";
+}
+
 ConfigResult load_config(const std::string& path, const ConfigOptions& options) {
   if (path.empty()) return parse_config("", "(built-in defaults)", options);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  std::string text;
+  if (auto err = read_config_file(path, text); !err.empty()) {
     ConfigResult r;
-    r.errors.push_back(path + ": cannot read the file");
+    r.errors.push_back(err);
     return r;
   }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return parse_config(s.str(), path, options);
+  return parse_config(text, path, options);
 }
 
 }  // namespace tw::rules

@@ -20,6 +20,14 @@
 namespace tw::rules {
 
 inline constexpr const char* kDefaultConfigPath = "/etc/trunkwatch/trunkwatch.toml";
+// The configuration and the high-risk destination file are read only from regular files of at
+// most this size: a FIFO or a device named by mistake cannot hang or exhaust a reload.
+inline constexpr std::size_t kMaxConfigFileBytes = 4 * 1024 * 1024;
+
+// Reads a whole regular file of at most `limit` bytes into `text`; an error message naming
+// the path and the reason otherwise (never blocks on a FIFO, never reads a device).
+std::string read_config_file(const std::string& path, std::string& text,
+                             std::size_t limit = kMaxConfigFileBytes);
 
 // Warning and critical levels of a counter; 0 turns a level off.
 struct Levels {
@@ -171,6 +179,7 @@ struct EmailSettings {
   std::int64_t max_per_window = 20;
   double window_s = 600;
   bool enabled() const { return !to.empty(); }
+  bool operator==(const EmailSettings&) const = default;
 };
 
 // The daemon's own settings (`trunkwatch run`); a reload keeps the running values and

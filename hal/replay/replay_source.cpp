@@ -1,5 +1,6 @@
 #include "hal/replay/replay_source.hpp"
 
+#include <algorithm>
 #include <system_error>
 #include <thread>
 
@@ -8,6 +9,14 @@ namespace tw::hal {
 ReplaySource::ReplaySource(ReplayOptions options) : options_(std::move(options)) {}
 
 ReplaySource::~ReplaySource() = default;
+
+void ReplaySource::stop() {
+  {
+    const std::lock_guard lock(wait_mutex_);
+    stop_ = true;
+  }
+  wait_cv_.notify_all();
+}
 
 std::string ReplaySource::open() {
   if (std::string err = reader_.open(options_.path); !err.empty()) return err;
@@ -39,18 +48,39 @@ SourceError ReplaySource::run(SpanSink& sink) {
   bool frame_ready = false, frames_done = false;
   SourceError error;
   AudioChunk chunk;
+  // Realtime pacing: waits until the wall clock reaches capture time `t`, ticking the sink
+  // with the capture time reached so far every kWaitTick; false when stopped meanwhile.
+  auto wait_for_time = [&](Timestamp t) {
+    const auto due = wall_start + (t - first_time);
+    for (;;) {
+      {
+        std::unique_lock lock(wait_mutex_);
+        const auto until = std::min(due, std::chrono::steady_clock::now() + kWaitTick);
+        wait_cv_.wait_until(lock, until, [&] { return stop_.load(); });
+      }
+      if (stop_) return false;
+      const auto wall = std::chrono::steady_clock::now();
+      if (wall >= due) return true;
+      const auto reached =
+          first_time + std::chrono::duration_cast<std::chrono::microseconds>(wall - wall_start);
+      sink.on_tick(std::max(last_time, reached));
+      if (stop_) return false;
+    }
+  };
   // What every item goes through before the sink sees it: ticks and pacing on source time.
+  // False: stopped while waiting, the item is not delivered.
   auto advance = [&](Timestamp t) {
     if (first) {
       first_time = last_tick = t;
       first = false;
     }
-    if (options_.realtime) std::this_thread::sleep_until(wall_start + (t - first_time));
+    if (options_.realtime && !wait_for_time(t)) return false;
     if (t - last_tick >= std::chrono::seconds(1)) {
       sink.on_tick(t);
       last_tick = t;
     }
     last_time = t;
+    return true;
   };
   while (!stop_) {
     while (!frame_ready && !frames_done) {
@@ -80,7 +110,7 @@ SourceError ReplaySource::run(SpanSink& sink) {
         error.message = audio_->error();
         break;
       }
-      advance(chunk.time);
+      if (!advance(chunk.time)) break;
       ++stats_.audio_chunks;
       sink.on_audio(chunk);
       continue;
@@ -91,7 +121,7 @@ SourceError ReplaySource::run(SpanSink& sink) {
     }
     if (!frame_ready) break;
     frame_ready = false;
-    advance(cf.time);
+    if (!advance(cf.time)) break;
     const Role pbx_role = options_.pbx_role.value_or(cf.pbx_role);
     Side from = cf.from;
     if (!cf.direction_known && !cf.bytes.empty()) {

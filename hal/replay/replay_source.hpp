@@ -3,7 +3,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,8 +47,14 @@ class ReplaySource final : public SpanSource {
   // `spans`: a capture's frames alone do not say.
   const std::vector<SpanInfo>& spans() const override { return spans_; }
   // Frames and 20 ms audio chunks in time order (a chunk before a frame of the same time).
+  // Realtime: while it waits for the next item it ticks the sink every kWaitTick of wall
+  // time (with the capture time reached so far), so a daemon fed by a capture with a quiet
+  // stretch still serves its signals, socket and watchdog.
   SourceError run(SpanSink& sink) override;
-  void stop() override { stop_ = true; }
+  // From any thread (or the sink's callbacks): cuts a realtime wait short; nothing more is
+  // delivered but the SourceEnd line event.
+  void stop() override;
+  static constexpr std::chrono::milliseconds kWaitTick{100};
   const ReplayStats& stats() const { return stats_; }
   // The manifest in use, empty when the replay has no audio.
   const std::string& audio_manifest() const { return manifest_in_use_; }
@@ -58,6 +67,8 @@ class ReplaySource final : public SpanSource {
   std::vector<SpanInfo> spans_;
   ReplayStats stats_;
   std::atomic<bool> stop_ = false;
+  std::mutex wait_mutex_;
+  std::condition_variable wait_cv_;
 };
 
 }  // namespace tw::hal

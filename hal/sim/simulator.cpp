@@ -420,7 +420,7 @@ struct Simulator::Impl {
         audio_next += kAudioChunk * ((t - audio_next) / kAudioChunk + 1);
         return;
       }
-      pace(audio_next);
+      pace(audio_next, sink);
       for (const int ci : audio_calls) emit_call_audio(ci, sink);
       audio_next += kAudioChunk;
     }
@@ -850,8 +850,10 @@ struct Simulator::Impl {
 
   // ---- clock -----------------------------------------------------------------------------
 
-  // Waits until the wall clock has caught up with virtual time `t` (speed > 0 only).
-  void pace(Timestamp t) {
+  // Waits until the wall clock has caught up with virtual time `t` (speed > 0 only). A wait
+  // longer than a slice ticks the sink with the time reached so far after each slice, so a
+  // daemon fed by a slow simulation (--speed below 1) still serves its signals and socket.
+  void pace(Timestamp t, hal::SpanSink& sink) {
     if (opt.speed <= 0) return;
     const auto offset = std::chrono::duration<double>(to_seconds(t - virtual_origin) / opt.speed);
     const auto target =
@@ -861,13 +863,14 @@ struct Simulator::Impl {
       if (left <= std::chrono::steady_clock::duration::zero()) return;
       std::this_thread::sleep_for(
           std::min<std::chrono::steady_clock::duration>(left, kMaxSleepSlice));
+      if (left > kMaxSleepSlice && !stop_requested) sink.on_tick(now);
     }
   }
 
   void advance_to(Timestamp t, hal::SpanSink& sink) {
     while (next_tick <= t && !stop_requested && !failed()) {
       emit_audio_until(next_tick, sink);
-      pace(next_tick);
+      pace(next_tick, sink);
       now = std::max(now, next_tick);
       pump();  // wall-time libpri timers may have fired while we waited
       flush(sink);
@@ -875,7 +878,7 @@ struct Simulator::Impl {
       next_tick += kTick;
     }
     emit_audio_until(t, sink);
-    pace(t);
+    pace(t, sink);
     now = std::max(now, t);
   }
 

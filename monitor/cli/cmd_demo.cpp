@@ -1,5 +1,6 @@
 // trunkwatch demo: the main job on a built-in simulated site, with a live call table, the
 // alerts as they are raised and the alert mail they sent.
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -7,7 +8,9 @@
 #include <cstdio>
 #include <deque>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <memory>
 
 #include "hal/sim/scenario.hpp"
 #include "hal/sim/simulator.hpp"
@@ -158,6 +161,74 @@ class LiveTable final : public hal::SpanSink {
   hal::Timestamp last_line_{};
 };
 
+// The demo starts from an empty database and mailbox, but it deletes only what it made:
+// `--db` must be absent, empty, or an SQLite database holding trunkwatch's call table and
+// nothing else; `--mail-dir` must be absent, empty (bar empty tmp/ new/ cur/), or a Maildir
+// the demo created, which it marks with this file. A marker rather than reading every mail:
+// a Maildir's messages do not say reliably who wrote them, the marker says who made the folder.
+constexpr const char* kDemoMaildirMarker = ".trunkwatch-demo";
+
+// "" when `path` may be replaced, else why not.
+std::string check_demo_db(const std::string& path) {
+  std::error_code ec;
+  const auto st = fs::symlink_status(path, ec);
+  if (ec || st.type() == fs::file_type::not_found) return "";
+  const std::string refuse = path + ": exists and is not a trunkwatch call-record database (";
+  const std::string keep = "); not replacing it (give another --db, or remove it yourself)";
+  if (st.type() != fs::file_type::regular) return refuse + "not a regular file" + keep;
+  if (fs::file_size(path, ec) == 0 && !ec) return "";
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  const std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+  if (rc != SQLITE_OK) return refuse + "cannot open it as SQLite" + keep;
+  sqlite3_stmt* raw_stmt = nullptr;
+  if (sqlite3_prepare_v2(db.get(), "SELECT name FROM sqlite_master WHERE type = 'table'", -1,
+                         &raw_stmt, nullptr) != SQLITE_OK)
+    return refuse + "not an SQLite database" + keep;
+  const std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(raw_stmt,
+                                                                        &sqlite3_finalize);
+  bool calls = false;
+  int step = SQLITE_ROW;
+  while ((step = sqlite3_step(stmt.get())) == SQLITE_ROW) {
+    const auto* name = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
+    const std::string table = name ? name : "";
+    if (table == "calls")
+      calls = true;
+    else if (!table.starts_with("sqlite_"))
+      return refuse + "it has a table '" + calls::sanitize_wire_text(table) + "'" + keep;
+  }
+  if (step != SQLITE_DONE) return refuse + "not an SQLite database" + keep;
+  if (!calls) return refuse + "it has no calls table" + keep;
+  return "";
+}
+
+// "" when the demo may empty `dir`'s new/ (it marks the folder as its own), else why not.
+std::string claim_demo_maildir(const std::string& dir) {
+  std::error_code ec;
+  const auto st = fs::symlink_status(dir, ec);
+  const fs::path marker = fs::path(dir) / kDemoMaildirMarker;
+  if (!ec && st.type() != fs::file_type::not_found) {
+    if (st.type() != fs::file_type::directory)
+      return dir + ": exists and is not a directory; not using it as the demo's Maildir";
+    if (!fs::exists(marker, ec)) {
+      // Someone else's folder unless it holds nothing at all.
+      for (const auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        const bool empty_sub = (name == "tmp" || name == "new" || name == "cur") &&
+                               e.is_directory(ec) && fs::is_empty(e.path(), ec);
+        if (!empty_sub)
+          return dir + ": holds files the trunkwatch demo did not make (no " + kDemoMaildirMarker +
+                 " in it); not emptying it (give another --mail-dir, or remove it yourself)";
+      }
+    }
+  }
+  fs::create_directories(dir, ec);
+  std::ofstream(marker) << "This Maildir was made by `trunkwatch demo`, which empties its new/ "
+                           "at every run.\n";
+  if (!fs::exists(marker, ec)) return dir + ": cannot create the demo's Maildir there";
+  return "";
+}
+
 // The first message in the Maildir, oldest first by name (ids start with the time).
 std::string first_mail(const std::string& mail_dir, std::size_t& count) {
   std::vector<fs::path> files;
@@ -173,9 +244,15 @@ std::string first_mail(const std::string& mail_dir, std::size_t& count) {
 
 int run_demo(const DemoArgs& a) {
   init_cli_logging(a.log_level);
-  // The demo owns its database and mailbox: start from empty ones each run.
-  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(a.db + suffix);
+  // The demo starts from an empty database and mailbox each run, made by earlier runs.
   const bool own_config = a.policy.config.empty();
+  std::string refused = check_demo_db(a.db);
+  if (refused.empty() && own_config) refused = claim_demo_maildir(a.mail_dir);
+  if (!refused.empty()) {
+    std::cerr << "trunkwatch demo: " << refused << "\n";
+    return kExitBadInput;
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(a.db + suffix);
   if (own_config) fs::remove_all(fs::path(a.mail_dir) / "new");
   char spool_template[] = "/tmp/trunkwatch-demo-spool-XXXXXX";
   const char* spool = ::mkdtemp(spool_template);
@@ -281,10 +358,13 @@ void add_demo_command(CLI::App& app, int& exit_code) {
       "with the digits keyed on them and the alerts as they are raised, stores every record\n"
       "in an SQLite file, mails the alerts into a Maildir, and prints a summary and the first\n"
       "alert mail at the end. No telephony card needed.");
-  cmd->add_option("--db", args->db, "Where to store the call records (replaced if it exists)")
+  cmd->add_option("--db", args->db,
+                  "Where to store the call records (an earlier demo database there is replaced; "
+                  "any other file is refused)")
       ->capture_default_str();
   cmd->add_option("--mail-dir", args->mail_dir,
-                  "Maildir the alert mail is delivered to (its new/ is emptied first)")
+                  "Maildir the alert mail is delivered to (its new/ is emptied first; only a "
+                  "Maildir the demo made, marked .trunkwatch-demo, or an empty folder)")
       ->capture_default_str();
   cmd->add_option("--alerts-json", args->alerts_json,
                   "Also write each notice as a JSON line to PATH, or '-' for standard output")

@@ -102,8 +102,10 @@ class Daemon final : public hal::SpanSink {
       TW_LOG(error) << "control socket: " << err;
       return 1;
     }
-    std::error_code ec;
-    fs::create_directories(d.records_dir, ec);
+    if (auto err = records_lock_.acquire(d.records_dir, "records folder"); !err.empty()) {
+      TW_LOG(error) << err;
+      return 1;
+    }
     const std::string db_path = d.records_dir + "/calls.sqlite";
     if (auto err = db_.open(db_path); !err.empty()) {
       TW_LOG(error) << "cannot open the record store: " << err;
@@ -195,7 +197,18 @@ class Daemon final : public hal::SpanSink {
   }
 
  private:
+  // One daemon per mail spool: two would deliver each other's mail twice. A reload that
+  // moves the spool locks the new one first and is refused if another daemon holds it.
+  std::string lock_spool(const rules::EmailSettings& email) {
+    if (!email.enabled() || spool_lock_->dir() == email.spool_dir) return "";
+    auto lock = std::make_unique<DirLock>();
+    if (auto err = lock->acquire(email.spool_dir, "mail spool"); !err.empty()) return err;
+    spool_lock_.swap(lock);
+    return "";
+  }
+
   std::string open_outputs(const rules::Config& c) {
+    if (auto err = lock_spool(c.email); !err.empty()) return err;
     auto outputs = std::make_unique<app::NoticeOutputs>();
     app::NoticeOutputs::Options no;
     no.alerts_json = c.daemon.records_dir + "/alerts.jsonl";
@@ -295,11 +308,8 @@ class Daemon final : public hal::SpanSink {
       d.log_level = next.daemon.log_level;
       log::init(log_options(d));
     }
-    const bool mail_changed =
-        next.email.to != config_->email.to || next.email.transport != config_->email.transport ||
-        next.email.smtp_url != config_->email.smtp_url ||
-        next.email.maildir != config_->email.maildir ||
-        next.email.spool_dir != config_->email.spool_dir || next.email.from != config_->email.from;
+    // Every [email] key counts: the outputs (and their mail queue) are rebuilt with them.
+    const bool mail_changed = !(next.email == config_->email);
     // The daemon section keeps its running values (records, socket) until a restart.
     auto merged = std::make_shared<rules::Config>(next);
     merged->daemon = config_->daemon;
@@ -403,7 +413,10 @@ class Daemon final : public hal::SpanSink {
     Json list = Json::array();
     for (const auto& s : chain_->pipeline().spans())
       s.tracker.for_each_active([&](const calls::CallRecord& r) {
-        list.push_back(store::to_json(chain_->engine().live_view(r)));
+        Json call = store::to_json(chain_->engine().live_view(r));
+        // A call still up has no end reason yet (the record's default is "released").
+        if (!r.end) call["end_reason"] = nullptr;
+        list.push_back(std::move(call));
       });
     Json j;
     j["ok"] = true;
@@ -413,6 +426,9 @@ class Daemon final : public hal::SpanSink {
 
   DaemonOptions options_;
   std::shared_ptr<const rules::Config> config_;
+  // Held until everything that writes into those folders is gone (declared before them).
+  DirLock records_lock_;
+  std::unique_ptr<DirLock> spool_lock_ = std::make_unique<DirLock>();
   store::SqliteStore db_;
   app::OutputStream json_out_;
   std::unique_ptr<store::JsonLinesStore> json_;

@@ -4,8 +4,9 @@
 //
 // Everything runs on the thread that runs the source: the daemon's own work (signals, the
 // control socket, the watchdog) is done from the source's on_tick, which every source calls
-// at least once a second. A source that stalls therefore stops the watchdog pings, and
-// systemd restarts the daemon: the intended outcome.
+// at least every 100-200 ms of wall time, also while it waits (a paced replay or simulation
+// in a quiet stretch); its stop() cuts such a wait short. A source that stalls therefore stops the
+// watchdog pings, and systemd restarts the daemon: the intended outcome.
 #pragma once
 
 #include <functional>

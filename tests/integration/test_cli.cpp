@@ -134,14 +134,48 @@ TEST(Cli, BadScenarioIsReportedWithFileLineColumn) {
 }
 
 TEST(Cli, DemoRunsAndStoresRecords) {
-  const auto db = temp_dir() / "demo.sqlite";
-  const Result r = run("demo --no-live --speed 100000 --db " + db.string());
+  const auto db = temp_dir() / "demo.sqlite", mail = temp_dir() / "demo-mail";
+  const std::string cmd =
+      "demo --no-live --speed 100000 --db " + db.string() + " --mail-dir " + mail.string();
+  Result r = run(cmd);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("Top destinations"), std::string::npos) << r.out;
   EXPECT_TRUE(fs::exists(db));
+  EXPECT_TRUE(fs::exists(mail / ".trunkwatch-demo"));
   const Result report = run("report --db " + db.string());
   EXPECT_EQ(report.code, 0);
   EXPECT_NE(report.out.find("outbound"), std::string::npos);
+  // Its own database and Maildir are replaced on the next run.
+  r = run(cmd);
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST(Cli, DemoRefusesToReplaceWhatItDidNotMake) {
+  const auto notes = temp_dir() / "notes.txt", maildir = temp_dir() / "Maildir";
+  test::write_file(notes, "my notes\n");
+  fs::create_directories(maildir / "new");
+  fs::create_directories(maildir / "cur");
+  test::write_file(maildir / "new" / "1700000000.1.host", "Subject: hello\n\nmine\n");
+  const std::string mail_dir = " --mail-dir " + maildir.string();
+  Result r = run("demo --no-live --speed 100000 --db " + notes.string() + mail_dir);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(notes.string() +
+                       ": exists and is not a trunkwatch call-record database (not an SQLite "
+                       "database); not replacing it"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(slurp(notes), "my notes\n");
+
+  r = run("demo --no-live --speed 100000 --db " + (temp_dir() / "fresh.sqlite").string() +
+          mail_dir);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(maildir.string() +
+                       ": holds files the trunkwatch demo did not make (no .trunkwatch-demo in "
+                       "it); not emptying it"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(slurp(maildir / "new" / "1700000000.1.host"), "Subject: hello\n\nmine\n");
+  EXPECT_FALSE(fs::exists(temp_dir() / "fresh.sqlite"));
 }
 
 TEST(Cli, ScenarioErrorsAreAllReported) {

@@ -8,15 +8,19 @@
 #include <sqlite3.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "hal/replay/pcap_io.hpp"
 #include "tests/support/cli_harness.hpp"
 
 namespace tw {
@@ -191,6 +195,12 @@ TEST_F(Daemon, LifecycleAsSystemdRunsIt) {
   r = ctl("calls --json");
   const auto calls = nlohmann::json::parse(r.out);
   EXPECT_GE(calls["calls"].size(), 3u);
+  // A call still up has no end reason (not the record's default "released").
+  for (const auto& c : calls["calls"]) {
+    if (c["end"].is_null()) {
+      EXPECT_TRUE(c["end_reason"].is_null()) << c.dump();
+    }
+  }
 
   // A tap cannot clear calls: a clear refusal, exit 1.
   r = ctl("hangup 1:1");
@@ -455,6 +465,282 @@ TEST_F(DaemonRecords, SighupReopensTheJsonFiles) {
       << "nothing more into the moved file";
   ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
   EXPECT_EQ(d.wait(10s), 0);
+
+// Runs `trunkwatch ARGS` in a shell with `prefix` (ulimit, timeout) in front.
+Result run_with(const std::string& prefix, const std::string& args, const fs::path& dir) {
+  const auto out = dir / "stdout", err = dir / "stderr";
+  const std::string cmd = "sh -c '" + prefix + " " + test::kTrunkwatch + " " + args + " >" +
+                          out.string() + " 2>" + err.string() + " </dev/null'";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+TEST_F(Daemon, ControlSocketPathNamingAFileIsRefusedAndLeftAlone) {
+  test::write_file(socket(), "call records, not a socket\n");
+  DaemonProcess d(args(), {}, dir_ / "daemon.log");
+  EXPECT_EQ(d.wait(10s), 1);
+  EXPECT_NE(slurp(dir_ / "daemon.log")
+                .find(socket().string() +
+                      ": exists and is a regular file, not a socket; not replacing it"),
+            std::string::npos)
+      << slurp(dir_ / "daemon.log");
+  EXPECT_EQ(slurp(socket()), "call records, not a socket\n");
+}
+
+TEST_F(Daemon, ASecondDaemonOnTheSameRecordsOrSpoolIsRefused) {
+  test::write_file(config_,
+                   "[site]\nname = \"test site\"\n[email]\nto = [\"admin@example.com\"]\n"
+                   "transport = \"maildir\"\nmaildir = \"" +
+                       (dir_ / "Maildir").string() + "\"\n");
+  NotifySocket notify(dir_ / "notify");
+  DaemonProcess first(args(), {"NOTIFY_SOCKET=" + notify.path}, dir_ / "first.log");
+  ASSERT_NE(notify.wait_for("READY=1", 20s), "") << slurp(dir_ / "first.log");
+  const std::string holder = "(pid " + std::to_string(first.pid) + ")";
+
+  // Same records folder, another socket.
+  auto second_args = args();
+  second_args.insert(second_args.end(),
+                     {"--set", "daemon.control_socket=" + (dir_ / "control2").string()});
+  DaemonProcess second(second_args, {}, dir_ / "second.log");
+  EXPECT_EQ(second.wait(10s), 1);
+  EXPECT_NE(slurp(dir_ / "second.log")
+                .find("the records folder " + (dir_ / "lib").string() +
+                      " is in use by another trunkwatch daemon " + holder),
+            std::string::npos)
+      << slurp(dir_ / "second.log");
+
+  // Another records folder, the same mail spool.
+  second_args.insert(second_args.end(),
+                     {"--set", "daemon.records_dir=" + (dir_ / "lib2").string()});
+  DaemonProcess third(second_args, {}, dir_ / "third.log");
+  EXPECT_EQ(third.wait(10s), 1);
+  EXPECT_NE(slurp(dir_ / "third.log")
+                .find("the mail spool " + (dir_ / "spool").string() +
+                      " is in use by another trunkwatch daemon " + holder),
+            std::string::npos)
+      << slurp(dir_ / "third.log");
+  EXPECT_EQ(ctl("status").code, 0) << "the first one still answers";
+}
+
+// A capture with one frame, then nothing for 60 s, then another: paced as recorded, the
+// daemon must still answer and stop at once in the quiet stretch.
+TEST_F(Daemon, ReplayAndSlowSimulationServeTheSocketAndStopWhileWaiting) {
+  const fs::path pcap = dir_ / "gap.pcap";
+  {
+    hal::PcapWriter w;
+    ASSERT_EQ(w.open(pcap.string()), "");
+    const std::array<std::uint8_t, 4> rr{0x02, 0x01, 0x01, 0x01};
+    const hal::Timestamp t0{std::chrono::seconds(1'800'000'000)};
+    w.write(hal::DFrame{.span = 1, .from = hal::Side::Pbx, .time = t0, .bytes = rr},
+            hal::Role::User);
+    w.write(
+        hal::DFrame{
+            .span = 1, .from = hal::Side::Pbx, .time = t0 + std::chrono::seconds(60), .bytes = rr},
+        hal::Role::User);
+    w.flush();
+  }
+  auto replay = args();
+  replay[3] = "--replay";
+  replay[4] = pcap.string();
+  replay.erase(replay.begin() + 5, replay.begin() + 7);  // --speed 2
+  auto slow_sim = args();
+  slow_sim[6] = "0.02";  // a simulated second every 50 s
+  for (const auto& a : {replay, slow_sim}) {
+    NotifySocket notify(dir_ / "notify");
+    DaemonProcess d(a, {"NOTIFY_SOCKET=" + notify.path}, dir_ / "daemon.log");
+    ASSERT_NE(notify.wait_for("READY=1", 20s), "") << slurp(dir_ / "daemon.log");
+    std::this_thread::sleep_for(1s);  // into the quiet stretch
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(ctl("status").code, 0) << a[4] << " " << i;
+    ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
+    EXPECT_EQ(d.wait(3s), 0) << a[4] << slurp(dir_ / "daemon.log");
+  }
+}
+
+TEST_F(Daemon, IdleClientsDoNotStarveTheControlSocket) {
+  NotifySocket notify(dir_ / "notify");
+  auto a = args();
+  a[6] = "1";  // at real time the simulator ticks (and the socket is served) once a second
+  DaemonProcess d(a, {"NOTIFY_SOCKET=" + notify.path}, dir_ / "daemon.log");
+  ASSERT_NE(notify.wait_for("READY=1", 20s), "") << slurp(dir_ / "daemon.log");
+  // `count` connections that never send anything, reopened as soon as the daemon drops them;
+  // how many of 6 status requests are answered meanwhile.
+  const auto answered_with_idle = [&](std::size_t count) {
+    std::atomic<bool> done{false};
+    std::thread idle([&] {
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::snprintf(a.sun_path, sizeof a.sun_path, "%s", socket().c_str());
+      std::vector<int> fds(count, -1);
+      while (!done) {
+        for (int& fd : fds) {
+          if (fd >= 0) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 0) == 1) {  // dropped by the daemon
+              ::close(fd);
+              fd = -1;
+            }
+          }
+          if (fd < 0) {
+            fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+              ::close(fd);
+              fd = -1;
+            }
+          }
+        }
+        std::this_thread::sleep_for(5ms);
+      }
+      for (int fd : fds)
+        if (fd >= 0) ::close(fd);
+    });
+    std::this_thread::sleep_for(1s);
+    int answered = 0;
+    for (int i = 0; i < 6; ++i) answered += ctl("status").code == 0;
+    done = true;
+    idle.join();
+    return answered;
+  };
+  EXPECT_EQ(answered_with_idle(40), 6);
+  // A flood (the old limits of 16 clients and a second each gave status no turn within its
+  // 5 s).
+  EXPECT_EQ(answered_with_idle(400), 6);
+}
+
+TEST_F(Daemon, ReloadAppliesEveryMailKeyAndThePolicyAtOnce) {
+  test::write_file(dir_ / "site.toml", R"(
+[scenario]
+name = "reload"
+start = "2027-01-05T10:00:00Z"
+[[span]]
+id = 1
+[[call]]
+at = 2
+calling = "2125550101"
+called = "18095550100"
+answer_after = 1
+talk = 3
+[[call]]
+at = 16
+calling = "2125550102"
+called = "18095550100"
+answer_after = 1
+talk = 3
+)");
+  const auto site = [&](const std::string& prefix, const std::string& extra) {
+    return "[site]\nname = \"test site\"\n[numbers]\nhigh_risk = [\"1809\"]\n[email]\n"
+           "to = [\"admin@example.com\"]\ntransport = \"maildir\"\nmaildir = \"" +
+           (dir_ / "Maildir").string() + "\"\nretry_min_s = 1\nsubject_prefix = \"" + prefix +
+           "\"\n" + extra;
+  };
+  test::write_file(config_, site("[before]", ""));
+  auto a = args();
+  a[6] = "1";
+  NotifySocket notify(dir_ / "notify");
+  DaemonProcess d(a, {"NOTIFY_SOCKET=" + notify.path}, dir_ / "daemon.log");
+  ASSERT_NE(notify.wait_for("READY=1", 20s), "") << slurp(dir_ / "daemon.log");
+  const auto mails = [&] {
+    std::vector<std::string> out;
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir_ / "Maildir" / "new", ec))
+      files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) out.push_back(slurp(f));
+    return out;
+  };
+  for (int i = 0; i < 150 && mails().empty(); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(mails().size(), 1u) << slurp(dir_ / "daemon.log");
+  EXPECT_NE(mails()[0].find("Subject: [before] CRITICAL"), std::string::npos) << mails()[0];
+
+  // The prefix ([email]), a profile that may call high-risk numbers (policy), a [daemon] key.
+  test::write_file(config_, site("[after]",
+                                 "[[profile]]\nname = \"boss\"\nnumbers = [\"2125550102\"]\n"
+                                 "allowed_classes = [\"international\", \"high_risk\"]\n"
+                                 "[daemon]\ndsp_threads = 1\n"));
+  ASSERT_EQ(::kill(d.pid, SIGHUP), 0);
+  for (int i = 0; i < 50 && status().value("reloads", 0) < 1; ++i)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_NE(slurp(dir_ / "daemon.log").find("take effect at the next restart"), std::string::npos);
+  for (int i = 0; i < 250 && mails().size() < 2; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(mails().size(), 2u) << slurp(dir_ / "daemon.log");
+  EXPECT_NE(mails()[1].find("Subject: [after] WARNING"), std::string::npos) << mails()[1];
+  ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
+  EXPECT_EQ(d.wait(10s), 0);
+}
+
+TEST_F(Daemon, AnUnresolvableSyslogServerIsRetriedAndIPv6LiteralsWork) {
+  auto a = args();
+  a[12] = "daemon.log_target=syslog";
+  a.insert(a.end(), {"--set", "daemon.syslog_server=trunkwatch-test.invalid:514"});
+  {
+    NotifySocket notify(dir_ / "notify");
+    DaemonProcess d(a, {"NOTIFY_SOCKET=" + notify.path}, dir_ / "daemon.log");
+    ASSERT_NE(notify.wait_for("READY=1", 20s), "") << slurp(dir_ / "daemon.log");
+    EXPECT_EQ(ctl("status").code, 0);
+    EXPECT_NE(slurp(dir_ / "daemon.log")
+                  .find("syslog server 'trunkwatch-test.invalid:514': cannot resolve "
+                        "'trunkwatch-test.invalid'"),
+              std::string::npos)
+        << slurp(dir_ / "daemon.log");
+    ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
+    EXPECT_EQ(d.wait(10s), 0);
+  }
+  // An IPv6 literal in brackets: datagrams reach a listener on ::1.
+  const int udp = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in6 local{};
+  local.sin6_family = AF_INET6;
+  local.sin6_addr = in6addr_loopback;
+  ASSERT_EQ(::bind(udp, reinterpret_cast<sockaddr*>(&local), sizeof local), 0);
+  socklen_t len = sizeof local;
+  ::getsockname(udp, reinterpret_cast<sockaddr*>(&local), &len);
+  a.back() = "daemon.syslog_server=[::1]:" + std::to_string(ntohs(local.sin6_port));
+  a.insert(a.end(), {"--set", "daemon.log_level=info"});
+  DaemonProcess d(a, {}, dir_ / "daemon6.log");
+  pollfd p{udp, POLLIN, 0};
+  std::string datagram;
+  for (int i = 0; i < 20 && datagram.find("trunkwatch monitoring") == std::string::npos; ++i) {
+    if (::poll(&p, 1, 1000) != 1) continue;
+    char buf[2048];
+    const ssize_t n = ::recv(udp, buf, sizeof buf, 0);
+    if (n > 0) datagram.assign(buf, static_cast<std::size_t>(n));
+  }
+  ::close(udp);
+  EXPECT_NE(datagram.find("trunkwatch monitoring 2 span(s)"), std::string::npos)
+      << slurp(dir_ / "daemon6.log");
+}
+
+TEST_F(Daemon, OnlyBoundedRegularFilesAreReadAsConfiguration) {
+  const fs::path fifo = dir_ / "high-risk.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Without the fix these hang (the FIFO) or eat memory (/dev/zero): bounded by timeout/ulimit.
+  const std::string guard = "ulimit -v 2000000; timeout 20";
+  Result r = run_with(
+      guard, "check-config " + config_.string() + " --set numbers.high_risk_file=" + fifo.string(),
+      dir_);
+  EXPECT_EQ(r.code, 2);  // the path came from --set
+  EXPECT_NE(r.err.find("numbers.high_risk_file: " + fifo.string() +
+                       ": not a regular file (a FIFO); only regular files are read"),
+            std::string::npos)
+      << r.err;
+  r = run_with(
+      guard, "check-config " + config_.string() + " --set numbers.high_risk_file=/dev/zero", dir_);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("/dev/zero: not a regular file (a device)"), std::string::npos) << r.err;
+  r = run_with(guard, "check-config " + fifo.string(), dir_);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(fifo.string() + ": not a regular file (a FIFO)"), std::string::npos)
+      << r.err;
+  const fs::path big = dir_ / "big.toml";
+  test::write_file(big, "[site]\nname = \"x\"\n" + std::string(4 * 1024 * 1024, '#') + "\n");
+  r = run_with(guard, "check-config " + big.string(), dir_);
+  EXPECT_EQ(r.code, 3);
+  EXPECT_NE(r.err.find(big.string() + ": larger than 4 MiB, the limit for configuration files"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(DaemonClient, NoDaemonIsAPlainError) {
