@@ -465,6 +465,7 @@ TEST_F(DaemonRecords, SighupReopensTheJsonFiles) {
       << "nothing more into the moved file";
   ASSERT_EQ(::kill(d.pid, SIGTERM), 0);
   EXPECT_EQ(d.wait(10s), 0);
+}
 
 // Runs `trunkwatch ARGS` in a shell with `prefix` (ulimit, timeout) in front.
 Result run_with(const std::string& prefix, const std::string& args, const fs::path& dir) {
