@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
 
 namespace tw::rules::detail {
 
@@ -478,10 +479,36 @@ class RedialDetector final : public Detector {
   // far fewer (those of the last end_together_s + 60 s, and outbound legs whose inbound
   // legs are still up).
   static constexpr std::size_t kMaxRecent = 16384;
+  // Outbound legs remembered as riding on one remote-access inbound leg: the latest this many
+  // to start. A real remote-access (DISA) call dials out a handful of times at most (a few
+  // wrong numbers, a retry on busy); 64 is ten times that. Past it the earliest go: a flood
+  // of seizures under one answered call cannot make its every in-band digit re-judge
+  // thousands of legs, nor keep them all.
+  static constexpr std::size_t kMaxRidersPerInbound = 64;
 
  public:
-  void on_start(CallState& o, Context&) override {
-    for (const CallKey& k : o.inbound_up) riders_.emplace(k, o.key);
+  // Riders are only followed for remote-access inbound legs: only their late digits make an
+  // outbound leg be judged again (reevaluate), and only they pin an ended outbound leg.
+  void on_start(CallState& o, Context& ctx) override {
+    // An inbound leg up: outbound legs that end while it is up are noted under it.
+    if (!o.outbound()) {
+      ended_riders_.try_emplace(o.key);
+      return;
+    }
+    if (ctx.config().site.remote_access.empty()) return;
+    for (const CallKey& k : o.inbound_up) {
+      const auto a = ctx.active().find(k);
+      if (a == ctx.active().end() || !a->second.remote_access) continue;
+      riders_.emplace(k, o.key);
+      auto& order = rider_order_[k];
+      order.push_back(o.key);
+      if (order.size() <= kMaxRidersPerInbound) continue;
+      const CallKey old = order.front();
+      order.pop_front();
+      ++riders_capped_;
+      riders_.erase({k, old});
+      if (pinned_by_.erase({k, old}) > 0) unpin_check_.push_back(old);
+    }
   }
 
   void on_destination(CallState& o, Context& ctx) override { evaluate(o, ctx); }
@@ -495,16 +522,23 @@ class RedialDetector final : public Detector {
   void on_end(CallState& c, Context& ctx) override {
     const Config& cfg = ctx.config();
     const double tol = cfg.detectors.through_dial.end_together_s;
+    if (!c.outbound() && !c.record.end) {
+      forget_riders(c.key);
+      ended_riders_.erase(c.key);
+    }
     if (!c.record.end) {
       if (!recent_.count(c.key)) unride(c.key, c.inbound_up);
       forget_unless_kept(c.key, ctx);
       return;
     }
     if (c.outbound()) {
+      // The inbound legs it rode on that ended already are kept, if at all, in recent_
+      // (those still up are in ended_riders_ and pair when they end).
       for (const CallKey& k : c.inbound_up) {
-        const CallState* in = find_call(k, ctx);
-        if (in && in->ended && in->record.end && together(*in->record.end, *c.record.end, tol))
-          paired(ctx, c, *in);
+        const auto r = recent_.find(k);
+        if (r == recent_.end()) continue;
+        const CallState& in = r->second.state;
+        if (in.record.end && together(*in.record.end, *c.record.end, tol)) paired(ctx, c, in);
       }
     } else {
       // An inbound leg is bridged to one outbound leg. When several ended close to it (a
@@ -531,6 +565,8 @@ class RedialDetector final : public Detector {
       for (auto it = pinned_by_.lower_bound({c.key, CallKey{}});
            it != pinned_by_.end() && it->first == c.key; ++it)
         unpin_check_.push_back(it->second);
+      forget_riders(c.key);
+      ended_riders_.erase(c.key);
     }
     const bool keep = c.outbound() ? !c.inbound_up.empty() : c.answered();
     if (!keep) {
@@ -543,7 +579,16 @@ class RedialDetector final : public Detector {
     r.state.ended = true;
     r.seq = next_seq_++;
     by_end_.emplace(*c.record.end, c.key);
-    for (const CallKey& k : c.inbound_up) ended_riders_.insert({k, *c.record.end, r.seq, c.key});
+    for (const CallKey& k : c.inbound_up) {
+      const auto up = ended_riders_.find(k);
+      if (up == ended_riders_.end()) continue;  // ended already: paired above if at all
+      std::vector<RiderEnd>& ends = up->second;
+      ends.push_back({*c.record.end, r.seq, c.key});
+      if (ends.size() > kMaxRidersPerInbound) {
+        ends.erase(ends.begin());
+        ++riders_capped_;
+      }
+    }
     while (recent_.size() > kMaxRecent && !(by_end_.empty() && pinned_.empty())) {
       if (!by_end_.empty()) {
         const CallKey k = by_end_.begin()->second;
@@ -567,7 +612,8 @@ class RedialDetector final : public Detector {
       const auto r = recent_.find(k);
       if (r != recent_.end() && pinned(r->second.state, ctx)) {
         pinned_.insert(k);
-        for (const CallKey& in : r->second.state.inbound_up) pinned_by_.insert({in, k});
+        for (const CallKey& in : r->second.state.inbound_up)
+          if (riders_.count({in, k})) pinned_by_.insert({in, k});
       } else {
         drop(k, ctx);
       }
@@ -671,12 +717,13 @@ class RedialDetector final : public Detector {
   std::vector<const Recent*> ended_riders(const CallKey& in, Timestamp end, double tol) const {
     std::vector<const Recent*> out;
     const auto slack = micros(tol) + std::chrono::microseconds(1);
-    for (auto it = ended_riders_.lower_bound({in, end - slack, 0, CallKey{}});
-         it != ended_riders_.end() && std::get<0>(*it) == in && std::get<1>(*it) <= end + slack;
-         ++it)
-      if (auto r = recent_.find(std::get<3>(*it)); r != recent_.end()) out.push_back(&r->second);
-    std::sort(out.begin(), out.end(),
-              [](const Recent* x, const Recent* y) { return x->seq < y->seq; });
+    const auto up = ended_riders_.find(in);
+    if (up == ended_riders_.end()) return out;
+    for (const RiderEnd& e : up->second) {  // in seq order
+      if (e.end < end - slack || e.end > end + slack) continue;
+      if (auto r = recent_.find(e.outbound); r != recent_.end() && r->second.seq == e.seq)
+        out.push_back(&r->second);
+    }
     return out;
   }
 
@@ -687,9 +734,19 @@ class RedialDetector final : public Detector {
     return nullptr;
   }
 
-  static bool pinned(const CallState& c, Context& ctx) {
-    return std::any_of(c.inbound_up.begin(), c.inbound_up.end(),
-                       [&](const CallKey& k) { return ctx.active().count(k) > 0; });
+  // Kept while a remote-access inbound leg it still rides on (within the cap) is up.
+  bool pinned(const CallState& c, Context& ctx) const {
+    return std::any_of(c.inbound_up.begin(), c.inbound_up.end(), [&](const CallKey& k) {
+      return riders_.count({k, c.key}) > 0 && ctx.active().count(k) > 0;
+    });
+  }
+
+  // An inbound leg is over: the legs that rode on it are judged through it no more.
+  void forget_riders(const CallKey& in) {
+    const auto order = rider_order_.find(in);
+    if (order == rider_order_.end()) return;
+    for (const CallKey& o : order->second) riders_.erase({in, o});
+    rider_order_.erase(order);
   }
 
   // A call that is neither up nor kept any more: what was noted about it goes too.
@@ -704,10 +761,8 @@ class RedialDetector final : public Detector {
     auto it = recent_.find(k);
     if (it == recent_.end()) return;
     unride(k, it->second.state.inbound_up);
-    for (const CallKey& in : it->second.state.inbound_up) {
-      ended_riders_.erase({in, *it->second.state.record.end, it->second.seq, k});
-      pinned_by_.erase({in, k});
-    }
+    // Its ended_riders_ entries go with their inbound leg (they are checked against seq).
+    for (const CallKey& in : it->second.state.inbound_up) pinned_by_.erase({in, k});
     recent_.erase(it);
     forget_unless_kept(k, ctx);
   }
@@ -798,7 +853,7 @@ class RedialDetector final : public Detector {
 
   // Ended calls, kept to pair with a leg that ends later: by key, with their end times in
   // by_end_ until they may go, then in pinned_ while an inbound leg they rode on is up.
-  std::map<CallKey, Recent> recent_;
+  std::unordered_map<CallKey, Recent, CallKeyHash> recent_;
   std::uint64_t next_seq_ = 0;
   std::multimap<Timestamp, CallKey> by_end_;
   std::set<CallKey> pinned_;
@@ -806,7 +861,17 @@ class RedialDetector final : public Detector {
   // (inbound leg, outbound leg) for the outbound legs (up or kept) whose inbound_up names
   // it; for the kept ones also by end time, and for the pinned ones.
   std::set<std::pair<CallKey, CallKey>> riders_;
-  std::set<std::tuple<CallKey, Timestamp, std::uint64_t, CallKey>> ended_riders_;
+  // Per remote-access inbound leg up, its riders in the order they started (the cap's).
+  std::map<CallKey, std::deque<CallKey>> rider_order_;
+  std::uint64_t riders_capped_ = 0;
+  // Per inbound leg up: the outbound legs that rode on it and ended (kept in recent_ when
+  // their seq still matches), in the order they were kept, the latest kMaxRidersPerInbound.
+  struct RiderEnd {
+    Timestamp end;
+    std::uint64_t seq = 0;
+    CallKey outbound;
+  };
+  std::unordered_map<CallKey, std::vector<RiderEnd>, CallKeyHash> ended_riders_;
   std::set<std::pair<CallKey, CallKey>> pinned_by_;
   std::map<CallKey, std::optional<Severity>> raised_;
   std::map<CallKey, CallKey> bridged_;  // inbound leg -> the outbound leg paired with it

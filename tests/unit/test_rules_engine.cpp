@@ -333,6 +333,44 @@ TEST(RulesEngine, OutboundCallDuringAVoicemailSessionIsNotThroughDialing) {
   EXPECT_TRUE(h.notices.got.empty()) << h.notices.dump();
 }
 
+// One remote-access call with more outbound legs riding on it than are remembered (the latest
+// 64): digits keyed later judge only those, so a flood of seizures under one answered call
+// cannot make each of its digits re-judge every leg, nor keep every leg.
+void play_many_riders(Harness& h, const std::string& keyed) {
+  const CallRecord in = inbound("3125550000", "2125550199", 0, 2, 3000);
+  h.event(calls::CallEventType::Started, staged(in, calls::CallEventType::Started), t(0));
+  h.event(calls::CallEventType::Answered, staged(in, calls::CallEventType::Answered), t(2));
+  std::vector<CallRecord> legs;
+  for (int i = 0; i < 70; ++i)
+    legs.push_back(outbound("21255502" + std::to_string(10 + i),
+                            "1212555" + std::to_string(1000 + i), 10 + 10 * i, 12 + 10 * i,
+                            15 + 10 * i));
+  h.play(legs);
+  CallRecord live = staged(in, calls::CallEventType::Answered);
+  live.digits_in = keyed;
+  h.event(calls::CallEventType::Inband, live, t(800));
+  CallRecord ended = in;
+  ended.digits_in = keyed;
+  h.event(calls::CallEventType::Ended, ended, t(3000));
+  h.finish();
+}
+
+TEST(RulesEngine, ThroughDialJudgesTheLatest64LegsRidingOnOneInboundCall) {
+  Harness h(config(kRemote));
+  play_many_riders(h, "4711#12125551069#");  // the 70th leg's number
+  const auto td = h.notices.of(Category::ThroughDial);
+  ASSERT_EQ(td.size(), 1u) << h.notices.dump();
+  EXPECT_EQ(td[0].severity, Severity::Critical);
+  EXPECT_EQ(td[0].call.called, "12125551069");
+  EXPECT_EQ(td[0].time, t(800));
+}
+
+TEST(RulesEngine, ThroughDialForgetsLegsPastTheLatest64) {
+  Harness h(config(kRemote));
+  play_many_riders(h, "4711#12125551005#");  // the 6th leg: 64 legs started after it
+  EXPECT_TRUE(h.notices.of(Category::ThroughDial).empty()) << h.notices.dump();
+}
+
 // ---- emergency calls and hangup --------------------------------------------------------
 
 const char* kHangupOnSpanLoad = R"(
