@@ -312,11 +312,11 @@ class MinutesDetector final : public Detector {
       const std::int32_t day = cfg.calendar.local_day(t);
       const Timestamp next = std::max(cfg.calendar.day_start(day + 1), t + 1s);
       const Timestamp seg_end = std::min(end, next);
-      for (const auto& k : keys) done_[k.name][day] += seconds(seg_end - t);
+      for (const auto& k : keys) days_of(k.name)[day] += seconds(seg_end - t);
       t = seg_end;
     }
     const std::int32_t today = cfg.calendar.local_day(end);
-    for (const auto& k : keys) check(ctx, c, k, today, done_[k.name][today]);
+    for (const auto& k : keys) check(ctx, c, k, today, days_of(k.name)[today]);
   }
 
   void on_tick(Timestamp now, Context& ctx) override {
@@ -348,11 +348,12 @@ class MinutesDetector final : public Detector {
       }
     }
     for (auto& [name, r] : running)
-      check(ctx, *r.longest, r.key, today, done_[name][today] + r.secs);
+      check(ctx, *r.longest, r.key, today, days_of(name)[today] + r.secs);
     // Yesterday is kept for calls that straddle midnight; older days go.
     for (auto& [name, days] : done_)
       std::erase_if(days, [&](const auto& kv) { return kv.first < today - 1; });
-    std::erase_if(done_, [](const auto& kv) { return kv.second.empty(); });
+    if (std::erase_if(done_, [](const auto& kv) { return kv.second.empty(); }) > 0)
+      std::erase_if(source_order_, [&](const std::string& n) { return !done_.count(n); });
     levels_.forget_if([&](const std::string& k) {
       return k.find(local_date(today)) == std::string::npos &&
              k.find(local_date(today - 1)) == std::string::npos;
@@ -399,7 +400,27 @@ class MinutesDetector final : public Detector {
     ctx.raise(std::move(d));
   }
 
+  // The totals of one counter (class or source), created on first use. Source totals are
+  // kept for at most kMaxSources calling numbers, the earliest seen going first.
+  std::map<std::int32_t, double>& days_of(const std::string& name) {
+    auto [it, fresh] = done_.try_emplace(name);
+    if (fresh && name.starts_with("source:")) {
+      source_order_.push_back(name);
+      while (source_order_.size() > kMaxSources) {
+        done_.erase(source_order_.front());
+        source_order_.pop_front();
+        ++sources_evicted_;
+      }
+    }
+    return it->second;
+  }
+  // Calling numbers with minutes counted (today and yesterday): a site has at most a few
+  // thousand extensions and trunk numbers, so 65,536 is only reached by a flood of made-up
+  // calling numbers, which must not grow the totals for the rest of the day.
+  static constexpr std::size_t kMaxSources = 65536;
   std::map<std::string, std::map<std::int32_t, double>> done_;
+  std::deque<std::string> source_order_;  // the source counters in done_, first seen first
+  std::uint64_t sources_evicted_ = 0;
   LevelTracker levels_;
   Timestamp last_check_{};
 };
@@ -944,6 +965,8 @@ class WangiriDetector final : public Detector {
     if (!c.far.is(NumberClass::International) && !c.far.is(NumberClass::HighRisk)) return;
     const std::string key = c.far.e164.empty() ? c.record.calling : c.far.e164;
     rang_[key] = Rang{*c.record.end, c.record.calling, c.record.span};
+    rang_order_.emplace_back(*c.record.end, key);
+    while (rang_.size() > kMaxRang || rang_order_.size() > 2 * kMaxRang) forget_earliest();
   }
   void on_destination(CallState& o, Context& ctx) override {
     const auto& cfg = ctx.config().detectors.wangiri_callback;
@@ -972,15 +995,30 @@ class WangiriDetector final : public Detector {
     last_prune_ = now;
     const auto memory = micros(ctx.config().detectors.wangiri_callback.memory_s);
     std::erase_if(rang_, [&](const auto& kv) { return now - kv.second.end > memory; });
+    while (!rang_order_.empty() && now - rang_order_.front().first > memory) forget_earliest();
   }
 
  private:
+  // Numbers remembered as having rung briefly: a site sees a few hundred such calls a day at
+  // most, so 65,536 is only reached by a flood of made-up caller IDs; the earliest go first.
+  static constexpr std::size_t kMaxRang = 65536;
+  void forget_earliest() {
+    const auto& [end, key] = rang_order_.front();
+    const auto it = rang_.find(key);
+    if (it != rang_.end() && it->second.end == end) {
+      rang_.erase(it);
+      if (rang_.size() >= kMaxRang) ++rang_evicted_;
+    }
+    rang_order_.pop_front();
+  }
   struct Rang {
     Timestamp end;
     std::string calling;
     int span = 0;
   };
   std::map<std::string, Rang> rang_;
+  std::deque<std::pair<Timestamp, std::string>> rang_order_;  // rang_'s entries, kept first first
+  std::uint64_t rang_evicted_ = 0;
   Timestamp last_prune_{};
 };
 
