@@ -299,7 +299,12 @@ class CallRateDetector final : public Detector {
 
 class MinutesDetector final : public Detector {
  public:
+  // The answered outbound calls up, so that the running check walks those and not every call.
+  void on_destination(CallState& c, Context&) override { note_running(c); }
+  void on_update(CallState& c, Context&) override { note_running(c); }
+
   void on_end(CallState& c, Context& ctx) override {
+    running_.erase(c.key);
     if (!c.outbound() || !c.record.answer || !c.record.end || c.far.is(NumberClass::Emergency))
       return;
     const Config& cfg = ctx.config();
@@ -333,8 +338,9 @@ class MinutesDetector final : public Detector {
       double longest_secs = 0;
     };
     std::map<std::string, Running> running;
-    for (const auto& [k, c] : ctx.active()) {
-      if (!c.outbound() || !c.record.answer || c.far.is(NumberClass::Emergency)) continue;
+    for (const auto& [k, call] : running_) {
+      const CallState& c = *call;
+      if (c.far.is(NumberClass::Emergency)) continue;
       const double s = seconds(now - std::max(*c.record.answer, midnight));
       if (s <= 0) continue;
       for (const auto& key : keys_of(c, cfg)) {
@@ -399,6 +405,13 @@ class MinutesDetector final : public Detector {
     d.call = &c;
     ctx.raise(std::move(d));
   }
+
+  void note_running(const CallState& c) {
+    if (c.outbound() && c.record.answer && !c.ended) running_.try_emplace(c.key, &c);
+  }
+  // Answered outbound calls up, in key order (the engine's order): their states stay where
+  // they are in the engine until their end, when they leave this map first.
+  std::map<CallKey, const CallState*> running_;
 
   // The totals of one counter (class or source), created on first use. Source totals are
   // kept for at most kMaxSources calling numbers, the earliest seen going first.
