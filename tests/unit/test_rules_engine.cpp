@@ -371,6 +371,26 @@ TEST(RulesEngine, ThroughDialForgetsLegsPastTheLatest64) {
   EXPECT_TRUE(h.notices.of(Category::ThroughDial).empty()) << h.notices.dump();
 }
 
+// A flood of made-up caller IDs ringing briefly: the numbers remembered for a callback stay at
+// the latest 65,536; the earliest is forgotten.
+TEST(RulesEngine, WangiriRemembersTheLatest65536NumbersThatRang) {
+  Harness h(config(""));
+  std::vector<CallRecord> rang;
+  for (int i = 0; i <= 65'536; ++i) {
+    const double at = i * 0.01;
+    rang.push_back(inbound("242" + std::to_string(1'000'000 + i), "2125550100", at, -1, at + 1));
+  }
+  h.play(rang);
+  h.play({outbound("2125550100", "12421000000", 700, 705, 760),    // the first: forgotten
+          outbound("2125550101", "12421000001", 800, 805, 860),    // the second: remembered
+          outbound("2125550102", "12421065536", 900, 905, 960)});  // the last
+  h.finish();
+  const auto w = h.notices.of(Category::WangiriCallback);
+  ASSERT_EQ(w.size(), 2u) << h.notices.dump();
+  EXPECT_EQ(w[0].identifier, "wangiri_callback:12421000001");
+  EXPECT_EQ(w[1].identifier, "wangiri_callback:12421065536");
+}
+
 // ---- emergency calls and hangup --------------------------------------------------------
 
 const char* kHangupOnSpanLoad = R"(
