@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -355,7 +356,10 @@ class MinutesDetector final : public Detector {
     }
     for (auto& [name, r] : running)
       check(ctx, *r.longest, r.key, today, days_of(name)[today] + r.secs);
-    // Yesterday is kept for calls that straddle midnight; older days go.
+    // Yesterday is kept for calls that straddle midnight; older days go, once a day (a walk
+    // over every counter every 10 s would cost a flood of numbers dearly).
+    if (today == pruned_day_) return;
+    pruned_day_ = today;
     for (auto& [name, days] : done_)
       std::erase_if(days, [&](const auto& kv) { return kv.first < today - 1; });
     if (std::erase_if(done_, [](const auto& kv) { return kv.second.empty(); }) > 0)
@@ -433,6 +437,7 @@ class MinutesDetector final : public Detector {
   static constexpr std::size_t kMaxSources = 65536;
   std::map<std::string, std::map<std::int32_t, double>> done_;
   std::deque<std::string> source_order_;  // the source counters in done_, first seen first
+  std::int32_t pruned_day_ = std::numeric_limits<std::int32_t>::min();
   std::uint64_t sources_evicted_ = 0;
   LevelTracker levels_;
   Timestamp last_check_{};

@@ -391,6 +391,32 @@ TEST(RulesEngine, WangiriRemembersTheLatest65536NumbersThatRang) {
   EXPECT_EQ(w[1].identifier, "wangiri_callback:12421065536");
 }
 
+// Daily minutes are kept for at most 65,536 calling numbers: past it the earliest seen is
+// forgotten (its minutes start again from zero), so a flood of made-up calling numbers cannot
+// grow the totals for the rest of the day.
+TEST(RulesEngine, DailyMinutesKeepTheLatest65536CallingNumbers) {
+  const std::string cfg = "[detectors.minutes_cap]\nper_source = { warning = 60 }\n";
+  const auto run = [&](int others) {
+    Harness h(config(cfg));
+    std::vector<CallRecord> calls = {outbound("2125550100", "12125557777", 0, 5, 2405)};
+    for (int i = 0; i < others; ++i) {
+      const double at = 2500 + i * 0.01;
+      calls.push_back(
+          outbound("3" + std::to_string(100'000'000 + i), "12125557777", at, at + 0.5, at + 1.5));
+    }
+    calls.push_back(outbound("2125550100", "12125557777", 3200, 3205, 5005));
+    h.play(calls);
+    h.finish();
+    return h.notices.of(Category::MinutesCap);
+  };
+  // 40 + 30 minutes from 2125550100: the warning at 60.
+  const auto kept = run(65'535);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].identifier, "minutes_cap:source:2125550100:2027-01-05:warning");
+  // One more calling number in between: its first 40 minutes are forgotten.
+  EXPECT_TRUE(run(65'536).empty());
+}
+
 // ---- emergency calls and hangup --------------------------------------------------------
 
 const char* kHangupOnSpanLoad = R"(
