@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <tuple>
+#include <unordered_map>
 
 namespace tw::rules::detail {
 
@@ -298,7 +300,12 @@ class CallRateDetector final : public Detector {
 
 class MinutesDetector final : public Detector {
  public:
+  // The answered outbound calls up, so that the running check walks those and not every call.
+  void on_destination(CallState& c, Context&) override { note_running(c); }
+  void on_update(CallState& c, Context&) override { note_running(c); }
+
   void on_end(CallState& c, Context& ctx) override {
+    running_.erase(c.key);
     if (!c.outbound() || !c.record.answer || !c.record.end || c.far.is(NumberClass::Emergency))
       return;
     const Config& cfg = ctx.config();
@@ -311,11 +318,11 @@ class MinutesDetector final : public Detector {
       const std::int32_t day = cfg.calendar.local_day(t);
       const Timestamp next = std::max(cfg.calendar.day_start(day + 1), t + 1s);
       const Timestamp seg_end = std::min(end, next);
-      for (const auto& k : keys) done_[k.name][day] += seconds(seg_end - t);
+      for (const auto& k : keys) days_of(k.name)[day] += seconds(seg_end - t);
       t = seg_end;
     }
     const std::int32_t today = cfg.calendar.local_day(end);
-    for (const auto& k : keys) check(ctx, c, k, today, done_[k.name][today]);
+    for (const auto& k : keys) check(ctx, c, k, today, days_of(k.name)[today]);
   }
 
   void on_tick(Timestamp now, Context& ctx) override {
@@ -332,8 +339,9 @@ class MinutesDetector final : public Detector {
       double longest_secs = 0;
     };
     std::map<std::string, Running> running;
-    for (const auto& [k, c] : ctx.active()) {
-      if (!c.outbound() || !c.record.answer || c.far.is(NumberClass::Emergency)) continue;
+    for (const auto& [k, call] : running_) {
+      const CallState& c = *call;
+      if (c.far.is(NumberClass::Emergency)) continue;
       const double s = seconds(now - std::max(*c.record.answer, midnight));
       if (s <= 0) continue;
       for (const auto& key : keys_of(c, cfg)) {
@@ -347,11 +355,15 @@ class MinutesDetector final : public Detector {
       }
     }
     for (auto& [name, r] : running)
-      check(ctx, *r.longest, r.key, today, done_[name][today] + r.secs);
-    // Yesterday is kept for calls that straddle midnight; older days go.
+      check(ctx, *r.longest, r.key, today, days_of(name)[today] + r.secs);
+    // Yesterday is kept for calls that straddle midnight; older days go, once a day (a walk
+    // over every counter every 10 s would cost a flood of numbers dearly).
+    if (today == pruned_day_) return;
+    pruned_day_ = today;
     for (auto& [name, days] : done_)
       std::erase_if(days, [&](const auto& kv) { return kv.first < today - 1; });
-    std::erase_if(done_, [](const auto& kv) { return kv.second.empty(); });
+    if (std::erase_if(done_, [](const auto& kv) { return kv.second.empty(); }) > 0)
+      std::erase_if(source_order_, [&](const std::string& n) { return !done_.count(n); });
     levels_.forget_if([&](const std::string& k) {
       return k.find(local_date(today)) == std::string::npos &&
              k.find(local_date(today - 1)) == std::string::npos;
@@ -398,7 +410,35 @@ class MinutesDetector final : public Detector {
     ctx.raise(std::move(d));
   }
 
+  void note_running(const CallState& c) {
+    if (c.outbound() && c.record.answer && !c.ended) running_.try_emplace(c.key, &c);
+  }
+  // Answered outbound calls up, in key order (the engine's order): their states stay where
+  // they are in the engine until their end, when they leave this map first.
+  std::map<CallKey, const CallState*> running_;
+
+  // The totals of one counter (class or source), created on first use. Source totals are
+  // kept for at most kMaxSources calling numbers, the earliest seen going first.
+  std::map<std::int32_t, double>& days_of(const std::string& name) {
+    auto [it, fresh] = done_.try_emplace(name);
+    if (fresh && name.starts_with("source:")) {
+      source_order_.push_back(name);
+      while (source_order_.size() > kMaxSources) {
+        done_.erase(source_order_.front());
+        source_order_.pop_front();
+        ++sources_evicted_;
+      }
+    }
+    return it->second;
+  }
+  // Calling numbers with minutes counted (today and yesterday): a site has at most a few
+  // thousand extensions and trunk numbers, so 65,536 is only reached by a flood of made-up
+  // calling numbers, which must not grow the totals for the rest of the day.
+  static constexpr std::size_t kMaxSources = 65536;
   std::map<std::string, std::map<std::int32_t, double>> done_;
+  std::deque<std::string> source_order_;  // the source counters in done_, first seen first
+  std::int32_t pruned_day_ = std::numeric_limits<std::int32_t>::min();
+  std::uint64_t sources_evicted_ = 0;
   LevelTracker levels_;
   Timestamp last_check_{};
 };
@@ -478,10 +518,36 @@ class RedialDetector final : public Detector {
   // far fewer (those of the last end_together_s + 60 s, and outbound legs whose inbound
   // legs are still up).
   static constexpr std::size_t kMaxRecent = 16384;
+  // Outbound legs remembered as riding on one remote-access inbound leg: the latest this many
+  // to start. A real remote-access (DISA) call dials out a handful of times at most (a few
+  // wrong numbers, a retry on busy); 64 is ten times that. Past it the earliest go: a flood
+  // of seizures under one answered call cannot make its every in-band digit re-judge
+  // thousands of legs, nor keep them all.
+  static constexpr std::size_t kMaxRidersPerInbound = 64;
 
  public:
-  void on_start(CallState& o, Context&) override {
-    for (const CallKey& k : o.inbound_up) riders_.emplace(k, o.key);
+  // Riders are only followed for remote-access inbound legs: only their late digits make an
+  // outbound leg be judged again (reevaluate), and only they pin an ended outbound leg.
+  void on_start(CallState& o, Context& ctx) override {
+    // An inbound leg up: outbound legs that end while it is up are noted under it.
+    if (!o.outbound()) {
+      ended_riders_.try_emplace(o.key);
+      return;
+    }
+    if (ctx.config().site.remote_access.empty()) return;
+    for (const CallKey& k : o.inbound_up) {
+      const auto a = ctx.active().find(k);
+      if (a == ctx.active().end() || !a->second.remote_access) continue;
+      riders_.emplace(k, o.key);
+      auto& order = rider_order_[k];
+      order.push_back(o.key);
+      if (order.size() <= kMaxRidersPerInbound) continue;
+      const CallKey old = order.front();
+      order.pop_front();
+      ++riders_capped_;
+      riders_.erase({k, old});
+      if (pinned_by_.erase({k, old}) > 0) unpin_check_.push_back(old);
+    }
   }
 
   void on_destination(CallState& o, Context& ctx) override { evaluate(o, ctx); }
@@ -495,16 +561,23 @@ class RedialDetector final : public Detector {
   void on_end(CallState& c, Context& ctx) override {
     const Config& cfg = ctx.config();
     const double tol = cfg.detectors.through_dial.end_together_s;
+    if (!c.outbound() && !c.record.end) {
+      forget_riders(c.key);
+      ended_riders_.erase(c.key);
+    }
     if (!c.record.end) {
       if (!recent_.count(c.key)) unride(c.key, c.inbound_up);
       forget_unless_kept(c.key, ctx);
       return;
     }
     if (c.outbound()) {
+      // The inbound legs it rode on that ended already are kept, if at all, in recent_
+      // (those still up are in ended_riders_ and pair when they end).
       for (const CallKey& k : c.inbound_up) {
-        const CallState* in = find_call(k, ctx);
-        if (in && in->ended && in->record.end && together(*in->record.end, *c.record.end, tol))
-          paired(ctx, c, *in);
+        const auto r = recent_.find(k);
+        if (r == recent_.end()) continue;
+        const CallState& in = r->second.state;
+        if (in.record.end && together(*in.record.end, *c.record.end, tol)) paired(ctx, c, in);
       }
     } else {
       // An inbound leg is bridged to one outbound leg. When several ended close to it (a
@@ -531,6 +604,8 @@ class RedialDetector final : public Detector {
       for (auto it = pinned_by_.lower_bound({c.key, CallKey{}});
            it != pinned_by_.end() && it->first == c.key; ++it)
         unpin_check_.push_back(it->second);
+      forget_riders(c.key);
+      ended_riders_.erase(c.key);
     }
     const bool keep = c.outbound() ? !c.inbound_up.empty() : c.answered();
     if (!keep) {
@@ -543,7 +618,16 @@ class RedialDetector final : public Detector {
     r.state.ended = true;
     r.seq = next_seq_++;
     by_end_.emplace(*c.record.end, c.key);
-    for (const CallKey& k : c.inbound_up) ended_riders_.insert({k, *c.record.end, r.seq, c.key});
+    for (const CallKey& k : c.inbound_up) {
+      const auto up = ended_riders_.find(k);
+      if (up == ended_riders_.end()) continue;  // ended already: paired above if at all
+      std::vector<RiderEnd>& ends = up->second;
+      ends.push_back({*c.record.end, r.seq, c.key});
+      if (ends.size() > kMaxRidersPerInbound) {
+        ends.erase(ends.begin());
+        ++riders_capped_;
+      }
+    }
     while (recent_.size() > kMaxRecent && !(by_end_.empty() && pinned_.empty())) {
       if (!by_end_.empty()) {
         const CallKey k = by_end_.begin()->second;
@@ -567,7 +651,8 @@ class RedialDetector final : public Detector {
       const auto r = recent_.find(k);
       if (r != recent_.end() && pinned(r->second.state, ctx)) {
         pinned_.insert(k);
-        for (const CallKey& in : r->second.state.inbound_up) pinned_by_.insert({in, k});
+        for (const CallKey& in : r->second.state.inbound_up)
+          if (riders_.count({in, k})) pinned_by_.insert({in, k});
       } else {
         drop(k, ctx);
       }
@@ -671,12 +756,13 @@ class RedialDetector final : public Detector {
   std::vector<const Recent*> ended_riders(const CallKey& in, Timestamp end, double tol) const {
     std::vector<const Recent*> out;
     const auto slack = micros(tol) + std::chrono::microseconds(1);
-    for (auto it = ended_riders_.lower_bound({in, end - slack, 0, CallKey{}});
-         it != ended_riders_.end() && std::get<0>(*it) == in && std::get<1>(*it) <= end + slack;
-         ++it)
-      if (auto r = recent_.find(std::get<3>(*it)); r != recent_.end()) out.push_back(&r->second);
-    std::sort(out.begin(), out.end(),
-              [](const Recent* x, const Recent* y) { return x->seq < y->seq; });
+    const auto up = ended_riders_.find(in);
+    if (up == ended_riders_.end()) return out;
+    for (const RiderEnd& e : up->second) {  // in seq order
+      if (e.end < end - slack || e.end > end + slack) continue;
+      if (auto r = recent_.find(e.outbound); r != recent_.end() && r->second.seq == e.seq)
+        out.push_back(&r->second);
+    }
     return out;
   }
 
@@ -687,9 +773,19 @@ class RedialDetector final : public Detector {
     return nullptr;
   }
 
-  static bool pinned(const CallState& c, Context& ctx) {
-    return std::any_of(c.inbound_up.begin(), c.inbound_up.end(),
-                       [&](const CallKey& k) { return ctx.active().count(k) > 0; });
+  // Kept while a remote-access inbound leg it still rides on (within the cap) is up.
+  bool pinned(const CallState& c, Context& ctx) const {
+    return std::any_of(c.inbound_up.begin(), c.inbound_up.end(), [&](const CallKey& k) {
+      return riders_.count({k, c.key}) > 0 && ctx.active().count(k) > 0;
+    });
+  }
+
+  // An inbound leg is over: the legs that rode on it are judged through it no more.
+  void forget_riders(const CallKey& in) {
+    const auto order = rider_order_.find(in);
+    if (order == rider_order_.end()) return;
+    for (const CallKey& o : order->second) riders_.erase({in, o});
+    rider_order_.erase(order);
   }
 
   // A call that is neither up nor kept any more: what was noted about it goes too.
@@ -704,10 +800,8 @@ class RedialDetector final : public Detector {
     auto it = recent_.find(k);
     if (it == recent_.end()) return;
     unride(k, it->second.state.inbound_up);
-    for (const CallKey& in : it->second.state.inbound_up) {
-      ended_riders_.erase({in, *it->second.state.record.end, it->second.seq, k});
-      pinned_by_.erase({in, k});
-    }
+    // Its ended_riders_ entries go with their inbound leg (they are checked against seq).
+    for (const CallKey& in : it->second.state.inbound_up) pinned_by_.erase({in, k});
     recent_.erase(it);
     forget_unless_kept(k, ctx);
   }
@@ -798,7 +892,7 @@ class RedialDetector final : public Detector {
 
   // Ended calls, kept to pair with a leg that ends later: by key, with their end times in
   // by_end_ until they may go, then in pinned_ while an inbound leg they rode on is up.
-  std::map<CallKey, Recent> recent_;
+  std::unordered_map<CallKey, Recent, CallKeyHash> recent_;
   std::uint64_t next_seq_ = 0;
   std::multimap<Timestamp, CallKey> by_end_;
   std::set<CallKey> pinned_;
@@ -806,7 +900,17 @@ class RedialDetector final : public Detector {
   // (inbound leg, outbound leg) for the outbound legs (up or kept) whose inbound_up names
   // it; for the kept ones also by end time, and for the pinned ones.
   std::set<std::pair<CallKey, CallKey>> riders_;
-  std::set<std::tuple<CallKey, Timestamp, std::uint64_t, CallKey>> ended_riders_;
+  // Per remote-access inbound leg up, its riders in the order they started (the cap's).
+  std::map<CallKey, std::deque<CallKey>> rider_order_;
+  std::uint64_t riders_capped_ = 0;
+  // Per inbound leg up: the outbound legs that rode on it and ended (kept in recent_ when
+  // their seq still matches), in the order they were kept, the latest kMaxRidersPerInbound.
+  struct RiderEnd {
+    Timestamp end;
+    std::uint64_t seq = 0;
+    CallKey outbound;
+  };
+  std::unordered_map<CallKey, std::vector<RiderEnd>, CallKeyHash> ended_riders_;
   std::set<std::pair<CallKey, CallKey>> pinned_by_;
   std::map<CallKey, std::optional<Severity>> raised_;
   std::map<CallKey, CallKey> bridged_;  // inbound leg -> the outbound leg paired with it
@@ -879,6 +983,8 @@ class WangiriDetector final : public Detector {
     if (!c.far.is(NumberClass::International) && !c.far.is(NumberClass::HighRisk)) return;
     const std::string key = c.far.e164.empty() ? c.record.calling : c.far.e164;
     rang_[key] = Rang{*c.record.end, c.record.calling, c.record.span};
+    rang_order_.emplace_back(*c.record.end, key);
+    while (rang_.size() > kMaxRang || rang_order_.size() > 2 * kMaxRang) forget_earliest();
   }
   void on_destination(CallState& o, Context& ctx) override {
     const auto& cfg = ctx.config().detectors.wangiri_callback;
@@ -907,15 +1013,30 @@ class WangiriDetector final : public Detector {
     last_prune_ = now;
     const auto memory = micros(ctx.config().detectors.wangiri_callback.memory_s);
     std::erase_if(rang_, [&](const auto& kv) { return now - kv.second.end > memory; });
+    while (!rang_order_.empty() && now - rang_order_.front().first > memory) forget_earliest();
   }
 
  private:
+  // Numbers remembered as having rung briefly: a site sees a few hundred such calls a day at
+  // most, so 65,536 is only reached by a flood of made-up caller IDs; the earliest go first.
+  static constexpr std::size_t kMaxRang = 65536;
+  void forget_earliest() {
+    const auto& [end, key] = rang_order_.front();
+    const auto it = rang_.find(key);
+    if (it != rang_.end() && it->second.end == end) {
+      rang_.erase(it);
+      if (rang_.size() >= kMaxRang) ++rang_evicted_;
+    }
+    rang_order_.pop_front();
+  }
   struct Rang {
     Timestamp end;
     std::string calling;
     int span = 0;
   };
   std::map<std::string, Rang> rang_;
+  std::deque<std::pair<Timestamp, std::string>> rang_order_;  // rang_'s entries, kept first first
+  std::uint64_t rang_evicted_ = 0;
   Timestamp last_prune_{};
 };
 

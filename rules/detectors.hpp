@@ -29,6 +29,16 @@ struct CallKey {
 };
 CallKey key_of(const calls::CallRecord& r);
 
+struct CallKeyHash {
+  std::size_t operator()(const CallKey& k) const noexcept {
+    std::uint64_t h = static_cast<std::uint64_t>(k.start_us) * 0x9e3779b97f4a7c15ULL;
+    h ^= (static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.span)) << 17) ^
+         (static_cast<std::uint64_t>(k.call_ref) << 1) ^
+         static_cast<std::uint64_t>(k.direction == calls::Direction::Inbound);
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+};
+
 struct CallState {
   CallKey key;
   calls::CallRecord record;  // the latest copy

@@ -333,6 +333,90 @@ TEST(RulesEngine, OutboundCallDuringAVoicemailSessionIsNotThroughDialing) {
   EXPECT_TRUE(h.notices.got.empty()) << h.notices.dump();
 }
 
+// One remote-access call with more outbound legs riding on it than are remembered (the latest
+// 64): digits keyed later judge only those, so a flood of seizures under one answered call
+// cannot make each of its digits re-judge every leg, nor keep every leg.
+void play_many_riders(Harness& h, const std::string& keyed) {
+  const CallRecord in = inbound("3125550000", "2125550199", 0, 2, 3000);
+  h.event(calls::CallEventType::Started, staged(in, calls::CallEventType::Started), t(0));
+  h.event(calls::CallEventType::Answered, staged(in, calls::CallEventType::Answered), t(2));
+  std::vector<CallRecord> legs;
+  for (int i = 0; i < 70; ++i)
+    legs.push_back(outbound("21255502" + std::to_string(10 + i),
+                            "1212555" + std::to_string(1000 + i), 10 + 10 * i, 12 + 10 * i,
+                            15 + 10 * i));
+  h.play(legs);
+  CallRecord live = staged(in, calls::CallEventType::Answered);
+  live.digits_in = keyed;
+  h.event(calls::CallEventType::Inband, live, t(800));
+  CallRecord ended = in;
+  ended.digits_in = keyed;
+  h.event(calls::CallEventType::Ended, ended, t(3000));
+  h.finish();
+}
+
+TEST(RulesEngine, ThroughDialJudgesTheLatest64LegsRidingOnOneInboundCall) {
+  Harness h(config(kRemote));
+  play_many_riders(h, "4711#12125551069#");  // the 70th leg's number
+  const auto td = h.notices.of(Category::ThroughDial);
+  ASSERT_EQ(td.size(), 1u) << h.notices.dump();
+  EXPECT_EQ(td[0].severity, Severity::Critical);
+  EXPECT_EQ(td[0].call.called, "12125551069");
+  EXPECT_EQ(td[0].time, t(800));
+}
+
+TEST(RulesEngine, ThroughDialForgetsLegsPastTheLatest64) {
+  Harness h(config(kRemote));
+  play_many_riders(h, "4711#12125551005#");  // the 6th leg: 64 legs started after it
+  EXPECT_TRUE(h.notices.of(Category::ThroughDial).empty()) << h.notices.dump();
+}
+
+// A flood of made-up caller IDs ringing briefly: the numbers remembered for a callback stay at
+// the latest 65,536; the earliest is forgotten.
+TEST(RulesEngine, WangiriRemembersTheLatest65536NumbersThatRang) {
+  Harness h(config(""));
+  std::vector<CallRecord> rang;
+  for (int i = 0; i <= 65'536; ++i) {
+    const double at = i * 0.01;
+    rang.push_back(inbound("242" + std::to_string(1'000'000 + i), "2125550100", at, -1, at + 1));
+  }
+  h.play(rang);
+  h.play({outbound("2125550100", "12421000000", 700, 705, 760),    // the first: forgotten
+          outbound("2125550101", "12421000001", 800, 805, 860),    // the second: remembered
+          outbound("2125550102", "12421065536", 900, 905, 960)});  // the last
+  h.finish();
+  const auto w = h.notices.of(Category::WangiriCallback);
+  ASSERT_EQ(w.size(), 2u) << h.notices.dump();
+  EXPECT_EQ(w[0].identifier, "wangiri_callback:12421000001");
+  EXPECT_EQ(w[1].identifier, "wangiri_callback:12421065536");
+}
+
+// Daily minutes are kept for at most 65,536 calling numbers: past it the earliest seen is
+// forgotten (its minutes start again from zero), so a flood of made-up calling numbers cannot
+// grow the totals for the rest of the day.
+TEST(RulesEngine, DailyMinutesKeepTheLatest65536CallingNumbers) {
+  const std::string cfg = "[detectors.minutes_cap]\nper_source = { warning = 60 }\n";
+  const auto run = [&](int others) {
+    Harness h(config(cfg));
+    std::vector<CallRecord> calls = {outbound("2125550100", "12125557777", 0, 5, 2405)};
+    for (int i = 0; i < others; ++i) {
+      const double at = 2500 + i * 0.01;
+      calls.push_back(
+          outbound("3" + std::to_string(100'000'000 + i), "12125557777", at, at + 0.5, at + 1.5));
+    }
+    calls.push_back(outbound("2125550100", "12125557777", 3200, 3205, 5005));
+    h.play(calls);
+    h.finish();
+    return h.notices.of(Category::MinutesCap);
+  };
+  // 40 + 30 minutes from 2125550100: the warning at 60.
+  const auto kept = run(65'535);
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].identifier, "minutes_cap:source:2125550100:2027-01-05:warning");
+  // One more calling number in between: its first 40 minutes are forgotten.
+  EXPECT_TRUE(run(65'536).empty());
+}
+
 // ---- emergency calls and hangup --------------------------------------------------------
 
 const char* kHangupOnSpanLoad = R"(
