@@ -243,6 +243,7 @@ calls::TrackerStats Pipeline::call_totals() const {
     t.restarts += c.restarts;
     t.late_messages += c.late_messages;
     t.stray_clearing += c.stray_clearing;
+    t.evicted += c.evicted;
   }
   return t;
 }

@@ -118,6 +118,7 @@ void CallTracker::on_message(const q931::Message& m, hal::Side from, Timestamp t
 }
 
 CallTracker::CallIt CallTracker::open_call(Key key, const q931::Message& m, Timestamp time) {
+  if (calls_.size() >= options_.max_open_calls) evict_nearest_timer();
   const CallIt it = calls_.try_emplace(key).first;
   Call& call = it->second;
   call.deadline = deadlines_.emplace(time + options_.setup_timeout, it);
@@ -463,28 +464,46 @@ void CallTracker::on_tick(Timestamp now) {
   // In call-reference order, as records came when every call was walked.
   std::sort(expired_.begin(), expired_.end(),
             [](CallIt a, CallIt b) { return a->first < b->first; });
-  for (const CallIt it : expired_) {
-    const Call& call = it->second;
-    switch (call.state) {
-      case State::Setup:
-        finish(it, call.last_message, EndReason::Timeout);
-        break;
-      case State::Answered: {
-        // The guard: the call went silent long ago and its end was missed. It ended when it
-        // was last seen alive; its clearing, should it come, is late, not a new call.
-        const Key key = it->first;
-        const Timestamp alive = call.last_alive();
-        finish(it, alive, EndReason::Timeout);
-        remember_guard_closed(key, alive);
-        break;
-      }
-      case State::Clearing:
-        finish(it, call.last_message, EndReason::Released);
-        break;
-    }
-  }
+  for (const CallIt it : expired_) give_up(it);
   emit_final(now);
   forget_expired(now);
+}
+
+// The call whose timer runs out first: entries that only lag their call's due time move on
+// (each move is a real postponement, so this ends), the first one due at its entry goes.
+void CallTracker::evict_nearest_timer() {
+  while (!deadlines_.empty()) {
+    const auto first = deadlines_.begin();
+    const CallIt it = first->second;
+    if (const Timestamp at = due(it->second); at > first->first) {
+      move_deadline(it, at);
+      continue;
+    }
+    ++stats_.evicted;
+    give_up(it);
+    return;
+  }
+}
+
+void CallTracker::give_up(CallIt it) {
+  const Call& call = it->second;
+  switch (call.state) {
+    case State::Setup:
+      finish(it, call.last_message, EndReason::Timeout);
+      break;
+    case State::Answered: {
+      // The guard: the call went silent long ago and its end was missed. It ended when it
+      // was last seen alive; its clearing, should it come, is late, not a new call.
+      const Key key = it->first;
+      const Timestamp alive = call.last_alive();
+      finish(it, alive, EndReason::Timeout);
+      remember_guard_closed(key, alive);
+      break;
+    }
+    case State::Clearing:
+      finish(it, call.last_message, EndReason::Released);
+      break;
+  }
 }
 
 void CallTracker::close_all(Timestamp now, EndReason reason) {

@@ -39,6 +39,11 @@ struct TrackerOptions {
   // Calls the guard closed are remembered until a SETUP reuses their call reference, so their
   // late clearing is counted, not taken for a new call; at most this many, oldest forgotten.
   std::size_t guard_memory_calls = 4096;
+  // Open calls held at most: a PRI has at most 30 B-channels, so a span with more open calls
+  // than this is flooded or lost its clearings (answered calls naming no channel would
+  // otherwise wait for the guard). Past it, the call nearest its timer is given up as its
+  // timer would give it up (at its last sign of life), counted in TrackerStats::evicted.
+  std::size_t max_open_calls = 512;
   // A call keyed digits (DTMF, MF) until shortly before its end may have one more in the
   // detectors when its audio stops, cut off by the hang-up: they report it only once the
   // stream has been silent for InbandAnalyzer::kFlushAfter. Such a call's Ended event (its
@@ -58,6 +63,7 @@ struct TrackerStats {
   // number (and the answer to such a RELEASE): not a call, no record.
   std::uint64_t stray_clearing = 0;
   std::uint64_t inband_without_call = 0;  // detections on a channel no call held
+  std::uint64_t evicted = 0;  // open calls given up early: TrackerOptions::max_open_calls
 };
 
 class CallTracker {
@@ -150,6 +156,9 @@ class CallTracker {
   void arm(CallIt it);
   void move_deadline(CallIt it, Timestamp at);
   void finish(CallIt it, Timestamp time, EndReason reason);
+  // Closes a call whose timer ran out (or that a full table evicts), as its state says.
+  void give_up(CallIt it);
+  void evict_nearest_timer();
   void on_restart(const q931::Message& m, Timestamp time);
   void emit(CallEventType type, Timestamp time, const CallRecord& record);
   void emit_final(Timestamp now);

@@ -420,6 +420,32 @@ TEST(TrackerMemory, RememberedCallsAreCappedAndExpire) {
   EXPECT_EQ(tracker.remembered_calls(), 0u);
 }
 
+TEST(TrackerMemory, OpenCallsAreCappedGivingUpTheOneNearestItsTimer) {
+  hal::SpanInfo span;
+  Recorder rec;
+  TrackerOptions options;
+  options.max_open_calls = 3;
+  CallTracker tracker{span, rec, options};
+  // Answered calls naming no channel (nothing can end them but the 7-day guard), then
+  // unanswered ones: the setup timer (240 s) is the nearest, so those go first.
+  for (std::uint16_t cref = 1; cref <= 2; ++cref) {
+    const Timestamp t = t0 + std::chrono::seconds(cref);
+    tracker.on_message(make(msg::kSetup, cref, false), Side::Pbx, t);
+    tracker.on_message(make(msg::kConnect, cref, true), Side::Carrier, t);
+  }
+  for (std::uint16_t cref = 3; cref <= 5; ++cref)
+    tracker.on_message(setup(cref, "1", "2", cref), Side::Pbx, t0 + std::chrono::seconds(cref));
+  EXPECT_EQ(tracker.active_calls(), 3u);
+  EXPECT_EQ(tracker.stats().evicted, 2u);
+  tracker.on_tick(t0 + 6s);
+  ASSERT_EQ(rec.ended.size(), 2u);
+  // The unanswered calls, whose timers run out first; the answered ones stay.
+  EXPECT_EQ(rec.ended[0].call_ref, 3);
+  EXPECT_EQ(rec.ended[0].end_reason, EndReason::Timeout);
+  EXPECT_EQ(rec.ended[0].end, t0 + 3s);
+  EXPECT_EQ(rec.ended[1].call_ref, 4);
+}
+
 TEST_F(TrackerTest, CallsTimingOutTogetherEndInCallReferenceOrder) {
   // Opened in the reverse order of their call references, all unanswered.
   for (std::uint16_t cref = 20; cref >= 1; --cref)
