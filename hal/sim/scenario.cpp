@@ -87,8 +87,9 @@ class Reader {
     return out;
   }
 
+  // `max_why`: what the maximum is, said after it in the error (then printed as an integer).
   std::optional<double> number(const toml::table& t, std::string_view key, double min,
-                               double max = 1e12) const {
+                               double max = 1e12, std::string_view max_why = {}) const {
     const toml::node* n = t.get(key);
     if (!n) return std::nullopt;
     double v = 0;
@@ -105,6 +106,8 @@ class Reader {
       msg << "'" << key << "' must be ";
       if (max >= 1e12) {
         msg << "at least " << min;
+      } else if (!max_why.empty()) {
+        msg << "between " << min << " and " << static_cast<long long>(max) << " " << max_why;
       } else {
         msg << "between " << min << " and " << max;
       }
@@ -117,26 +120,8 @@ class Reader {
   // A time or duration in seconds, within the longest a scenario may run (a scenario with
   // `at = 1e12` would otherwise simulate for ever).
   std::optional<double> seconds(const toml::table& t, std::string_view key, double min) const {
-    const toml::node* n = t.get(key);
-    if (!n) return std::nullopt;
-    double v = 0;
-    if (const auto* i = n->as_integer()) {
-      v = static_cast<double>(i->get());
-    } else if (const auto* f = n->as_floating_point()) {
-      v = f->get();
-    } else {
-      error(*n, "'" + std::string(key) + "' must be a number");
-      return std::nullopt;
-    }
-    if (!std::isfinite(v) || v < min || v > kMaxScenarioSeconds) {
-      std::ostringstream msg;
-      msg << "'" << key << "' must be between " << min << " and "
-          << static_cast<long long>(kMaxScenarioSeconds)
-          << " seconds (31 days, the longest a scenario runs)";
-      error(*n, msg.str());
-      return std::nullopt;
-    }
-    return v;
+    return number(t, key, min, kMaxScenarioSeconds,
+                  "seconds (31 days, the longest a scenario runs)");
   }
 
   std::optional<long long> integer(const toml::table& t, std::string_view key, long long min,

@@ -467,19 +467,6 @@ TEST_F(DaemonRecords, SighupReopensTheJsonFiles) {
   EXPECT_EQ(d.wait(10s), 0);
 }
 
-// Runs `trunkwatch ARGS` in a shell with `prefix` (ulimit, timeout) in front.
-Result run_with(const std::string& prefix, const std::string& args, const fs::path& dir) {
-  const auto out = dir / "stdout", err = dir / "stderr";
-  const std::string cmd = "sh -c '" + prefix + " " + test::kTrunkwatch + " " + args + " >" +
-                          out.string() + " 2>" + err.string() + " </dev/null'";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
 TEST_F(Daemon, ControlSocketPathNamingAFileIsRefusedAndLeftAlone) {
   test::write_file(socket(), "call records, not a socket\n");
   DaemonProcess d(args(), {}, dir_ / "daemon.log");
@@ -720,7 +707,7 @@ TEST_F(Daemon, OnlyBoundedRegularFilesAreReadAsConfiguration) {
   // Without the fix these hang (the FIFO) or eat memory (/dev/zero, about 0.3 GB/s): bounded
   // by the timeout (no `ulimit -v`: AddressSanitizer reserves terabytes of address space).
   const std::string guard = "timeout 10";
-  Result r = run_with(
+  Result r = test::run_trunkwatch_sh(
       guard, "check-config " + config_.string() + " --set numbers.high_risk_file=" + fifo.string(),
       dir_);
   EXPECT_EQ(r.code, 2);  // the path came from --set
@@ -728,17 +715,17 @@ TEST_F(Daemon, OnlyBoundedRegularFilesAreReadAsConfiguration) {
                        ": not a regular file (a FIFO); only regular files are read"),
             std::string::npos)
       << r.err;
-  r = run_with(
+  r = test::run_trunkwatch_sh(
       guard, "check-config " + config_.string() + " --set numbers.high_risk_file=/dev/zero", dir_);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("/dev/zero: not a regular file (a device)"), std::string::npos) << r.err;
-  r = run_with(guard, "check-config " + fifo.string(), dir_);
+  r = test::run_trunkwatch_sh(guard, "check-config " + fifo.string(), dir_);
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find(fifo.string() + ": not a regular file (a FIFO)"), std::string::npos)
       << r.err;
   const fs::path big = dir_ / "big.toml";
   test::write_file(big, "[site]\nname = \"x\"\n" + std::string(4 * 1024 * 1024, '#') + "\n");
-  r = run_with(guard, "check-config " + big.string(), dir_);
+  r = test::run_trunkwatch_sh(guard, "check-config " + big.string(), dir_);
   EXPECT_EQ(r.code, 3);
   EXPECT_NE(r.err.find(big.string() + ": larger than 4 MiB, the limit for configuration files"),
             std::string::npos)

@@ -28,21 +28,10 @@ std::size_t count_of(const std::string& s, const std::string& what) {
   return n;
 }
 
-// Runs `trunkwatch ARGS` through /bin/sh with `shell_prefix` first ("ulimit -f 20;") and
-// `redirect_out` as its standard output.
+// `trunkwatch ARGS` through /bin/sh, `shell_prefix` ("ulimit -f 20;") before it.
 Result run_sh(const std::string& shell_prefix, const std::string& args,
-              const std::string& redirect_out = "") {
-  const auto out = temp_dir() / "stdout", err = temp_dir() / "stderr";
-  const std::string inner = shell_prefix + " exec " + test::kTrunkwatch + " " + args + " >" +
-                            (redirect_out.empty() ? out.string() : redirect_out) + " 2>" +
-                            err.string() + " </dev/null";
-  const std::string cmd = "/bin/sh -c '" + inner + "'";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = redirect_out.empty() ? slurp(out) : "";
-  r.err = slurp(err);
-  return r;
+              const std::string& stdout_to = "") {
+  return test::run_trunkwatch_sh(shell_prefix + " exec", args, temp_dir(), stdout_to);
 }
 
 // The simulated demo day as a capture, and how many records and notices replaying it gives.

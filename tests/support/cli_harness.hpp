@@ -61,4 +61,20 @@ inline Result run_trunkwatch(const std::string& args, const fs::path& dir) {
   return r;
 }
 
+// The same through /bin/sh, with `shell_prefix` in front of the command ("ulimit -f 20; exec",
+// "timeout 10") and standard output to `stdout_to` when given (then `out` stays empty).
+inline Result run_trunkwatch_sh(const std::string& shell_prefix, const std::string& args,
+                                const fs::path& dir, const std::string& stdout_to = "") {
+  const auto out = dir / "stdout", err = dir / "stderr";
+  const std::string inner = shell_prefix + " " + kTrunkwatch + " " + args + " >" +
+                            (stdout_to.empty() ? out.string() : stdout_to) + " 2>" + err.string() +
+                            " </dev/null";
+  const int status = std::system(("/bin/sh -c '" + inner + "'").c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = stdout_to.empty() ? slurp(out) : "";
+  r.err = slurp(err);
+  return r;
+}
+
 }  // namespace tw::test
