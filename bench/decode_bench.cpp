@@ -3,17 +3,16 @@
 // a simulator-made capture with lost clearings) at several sizes, so that a rate that falls
 // as the traffic grows shows. Frames are in memory first: the figures are the monitor's, not
 // the disk's or the generator's.
-#include <malloc.h>
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <vector>
 
 #include "bench/bench_commands.hpp"
+#include "bench/process_stats.hpp"
 #include "bench/random_q931.hpp"
 #include "hal/replay/pcap_io.hpp"
 #include "hal/sim/simulator.hpp"
@@ -24,6 +23,10 @@
 namespace tw::cli {
 
 namespace {
+
+using bench::heap_mb;
+using bench::peak_rss_mb;
+using bench::thread_cpu_seconds;
 
 struct DecodeBenchArgs {
   std::string pcap;
@@ -53,26 +56,6 @@ struct StoredFrame {
   hal::DFrame frame;
   std::size_t offset;
 };
-
-double peak_rss_mb() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
-// This thread's CPU time: on a shared machine the wall clock also counts the time other
-// processes had the core.
-double thread_cpu_s() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-double heap_mb() {
-  const struct mallinfo2 m = ::mallinfo2();
-  return static_cast<double>(m.uordblks + m.hblkhd) / (1024.0 * 1024.0);
-}
 
 int run_capture_bench(const DecodeBenchArgs& a) {
   hal::PcapReader reader;
@@ -202,7 +185,7 @@ void run_chain(std::span<const hal::DFrame> frames, const std::vector<hal::SpanI
   po.span_defaults = spans.front();
   app::MonitorChain chain(po, config, notices, records);
   hal::Timestamp last_tick = frames.front().time;
-  const double t0 = thread_cpu_s();
+  const double t0 = thread_cpu_seconds();
   for (const hal::DFrame& f : frames) {
     if (f.time - last_tick >= std::chrono::seconds(1)) {
       chain.on_tick(f.time);
@@ -210,13 +193,13 @@ void run_chain(std::span<const hal::DFrame> frames, const std::vector<hal::SpanI
     }
     chain.on_frame(f);
   }
-  const double run_s = thread_cpu_s() - t0;
+  const double run_s = thread_cpu_seconds() - t0;
   std::size_t tracker_up = 0;
   for (const auto& s : chain.pipeline().spans()) tracker_up += s.tracker.active_calls();
   const std::size_t engine_up = chain.engine().active_calls();
   const double heap = heap_mb() - heap0;
   chain.finish(frames.back().time, calls::EndReason::CaptureEnd);
-  const double total_s = thread_cpu_s() - t0;
+  const double total_s = thread_cpu_seconds() - t0;
   const auto totals = chain.pipeline().totals();
   std::printf(
       "frames=%zu cpu_seconds=%.3f frames_per_second=%.0f (with finish %.0f) messages=%llu "

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bench/bench_commands.hpp"
+#include "bench/process_stats.hpp"
 #include "dsp/country.hpp"
 #include "dsp/detector_bank.hpp"
 #include "dsp/g711.hpp"
@@ -24,6 +25,8 @@ namespace tw::cli {
 
 namespace {
 
+using bench::thread_cpu_seconds;
+
 namespace d = tw::dsp::detail;
 
 struct BenchOptions {
@@ -35,12 +38,6 @@ struct BenchOptions {
 };
 
 constexpr std::size_t kChunk = 160;  // 20 ms
-
-double cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 // Every SpanDSP detector on every chunk: the cost of full coverage without gating.
 class RawSpanDsp {
@@ -93,12 +90,12 @@ struct Run {
 template <class Rx>
 double timed(const std::vector<std::vector<std::uint8_t>>& audio, Rx&& rx) {
   const std::size_t len = audio.front().size();
-  double t0 = cpu_seconds();
+  double t0 = thread_cpu_seconds();
   for (std::size_t at = 0; at < len; at += kChunk) {
     const int n = static_cast<int>(std::min(kChunk, len - at));
     for (std::size_t ch = 0; ch < audio.size(); ++ch) rx(ch, audio[ch].data() + at, n);
   }
-  return cpu_seconds() - t0;
+  return thread_cpu_seconds() - t0;
 }
 
 int run_bench(const BenchOptions& o) {
@@ -108,7 +105,7 @@ int run_bench(const BenchOptions& o) {
     std::fprintf(stderr, "trunkwatch bench dsp: bad arguments\n");
     return kExitUsage;
   }
-  const double t_build = cpu_seconds();
+  const double t_build = thread_cpu_seconds();
   // Speech and music: the Asterisk prompts and music on hold, as a trunk carries them.
   std::vector<std::vector<std::int16_t>> corpus;
   for (const auto& f : dsp::synth::asterisk_corpus()) {
@@ -138,7 +135,7 @@ int run_bench(const BenchOptions& o) {
       "Asterisk sounds, silence, DTMF, fax, modem and call-progress tones), mu-law, "
       "20 ms chunks, one thread; audio built in %.1f s\n",
       o.channels, o.seconds, o.dense ? "tone-dense test audio" : "trunk traffic",
-      cpu_seconds() - t_build);
+      thread_cpu_seconds() - t_build);
 
   std::vector<Run> runs;
   auto report = [&](const std::string& name, double cpu) {

@@ -5,7 +5,6 @@
 // simulated minute, the process's resident memory and heap in use with the calls up, started
 // and ended, then how both grew between minute 10 and the end of the traffic while calls kept
 // starting and ending (growth at a steady load = a leak).
-#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -14,11 +13,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "bench/bench_commands.hpp"
+#include "bench/process_stats.hpp"
 #include "dsp/detector_bank.hpp"
 #include "hal/sim/scenario.hpp"
 #include "hal/sim/simulator.hpp"
@@ -28,6 +27,9 @@
 namespace tw::cli {
 
 namespace {
+
+using bench::heap_mb;
+using bench::rss_mb;
 
 namespace fs = std::filesystem;
 
@@ -47,20 +49,6 @@ double cpu_seconds() {
   ::getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-double rss_mb() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
-}
-
-// Bytes malloc has handed out and not had back, over all arenas: the small blocks in use plus
-// the large mmap'd ones.
-double heap_mb() {
-  const struct mallinfo2 m = ::mallinfo2();
-  return static_cast<double>(m.uordblks + m.hblkhd) / (1024.0 * 1024.0);
 }
 
 sim::Scenario build(const ScaleArgs& a) {
