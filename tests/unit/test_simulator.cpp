@@ -17,8 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "hal/sim/call_planner.hpp"
+#include "hal/sim/run_state.hpp"
 #include "hal/sim/scenario.hpp"
+#include "hal/sim/scheduler.hpp"
 #include "hal/sim/simulator.hpp"
+#include "hal/sim/tap.hpp"
 
 namespace {
 
@@ -945,6 +949,121 @@ TEST(ScenarioFile, ErrorsCarryFileLineColumn) {
   EXPECT_FALSE(tw::sim::load_scenario(path, error));
   std::filesystem::remove(path);
   EXPECT_EQ(error.substr(0, path.size() + 7), path + ":2:8: '");
+}
+
+// ---- the simulator's parts ------------------------------------------------------------------
+
+TEST(SimScheduler, StepsRunInTimeThenQueueOrderAndNeverInThePast) {
+  using tw::sim::detail::Kind;
+  tw::sim::detail::RunState state;
+  tw::sim::detail::Scheduler clock(0, state);
+  const Timestamp t0 = Timestamp{} + std::chrono::seconds(1'800'000'000);
+  clock.start(t0, t0 + 1s);
+  clock.schedule(t0 + 2s, Kind::Answer, 1);
+  clock.schedule(t0 + 1s, Kind::Alert, 2);
+  clock.schedule(t0 + 1s, Kind::Place, 3);
+  clock.advance(t0 + 500ms);
+  clock.schedule(t0, Kind::Clear, 4);  // in the past: runs now
+  std::vector<std::pair<Timestamp, int>> order;
+  while (!clock.idle()) {
+    const auto a = clock.next();
+    order.emplace_back(a.at, a.index);
+  }
+  const std::vector<std::pair<Timestamp, int>> want = {
+      {t0 + 500ms, 4}, {t0 + 1s, 2}, {t0 + 1s, 3}, {t0 + 2s, 1}};
+  EXPECT_EQ(order, want);
+  EXPECT_TRUE(clock.tick_due(t0 + 1s));
+  EXPECT_FALSE(clock.tick_due(t0 + 999ms));
+  clock.tick_done();
+  EXPECT_EQ(clock.next_tick(), t0 + 2s);
+}
+
+TEST(SimScheduler, FramesOfOneInstantAreStampedOneMicrosecondApart) {
+  tw::sim::detail::RunState state;
+  tw::sim::detail::Scheduler clock(0, state);
+  const Timestamp t0 = Timestamp{} + std::chrono::seconds(1'800'000'000);
+  clock.start(t0, t0);
+  EXPECT_EQ(clock.stamp(), t0);
+  EXPECT_EQ(clock.stamp(), t0 + 1us);
+  clock.advance(t0 + 1ms);
+  EXPECT_EQ(clock.stamp(), t0 + 1ms);
+  clock.advance(t0);  // never back
+  EXPECT_EQ(clock.now(), t0 + 1ms);
+}
+
+TEST(SimCallPlanner, PbxHuntsUpCarrierDownSkippingTheEOneDChannel) {
+  using tw::sim::detail::CallPlanner;
+  tw::hal::SpanInfo e1;
+  e1.type = tw::hal::SpanType::E1;
+  tw::sim::detail::ChannelOwners owner;
+  owner.fill(-1);
+  EXPECT_EQ(CallPlanner::pick_channel(e1, owner, Side::Pbx), 1);
+  EXPECT_EQ(CallPlanner::pick_channel(e1, owner, Side::Carrier), 31);
+  for (int ch = 1; ch <= 15; ++ch) owner[static_cast<std::size_t>(ch)] = 0;
+  EXPECT_EQ(CallPlanner::pick_channel(e1, owner, Side::Pbx), 17);
+  for (int ch = 17; ch <= 31; ++ch) owner[static_cast<std::size_t>(ch)] = 0;
+  EXPECT_EQ(CallPlanner::pick_channel(e1, owner, Side::Carrier), 0);
+  tw::hal::SpanInfo t1;
+  t1.type = tw::hal::SpanType::T1;
+  owner.fill(-1);
+  EXPECT_EQ(CallPlanner::pick_channel(t1, owner, Side::Carrier), 23);
+}
+
+TEST(SimCallPlanner, OrdersCallsBySetupTimeAndRefusesAnUnknownSpan) {
+  Scenario sc;
+  sc.spans.resize(2);
+  sc.spans[0].id = 4;
+  sc.spans[1].id = 7;
+  auto call = [](double at, int span, const char* called) {
+    tw::sim::CallSpec c;
+    c.at_s = at;
+    c.span = span;
+    c.called = called;
+    return c;
+  };
+  sc.calls = {call(9, 7, "3"), call(2, 4, "1"), call(9, 4, "4"), call(5, 7, "2")};
+  tw::sim::detail::RunState state;
+  const tw::sim::detail::CallPlanner planner(1);
+  const auto planned = planner.order_calls(sc, state);
+  ASSERT_TRUE(planned) << state.error;
+  std::vector<std::pair<std::string, int>> got;
+  for (const auto& p : *planned) got.emplace_back(p.spec.called, p.span);
+  const std::vector<std::pair<std::string, int>> want = {{"1", 0}, {"2", 1}, {"3", 1}, {"4", 0}};
+  EXPECT_EQ(got, want);
+
+  sc.calls.push_back(call(12.5, 5, "5"));
+  EXPECT_FALSE(planner.order_calls(sc, state));
+  EXPECT_EQ(state.error, "call at 12.5s: no span 5");
+}
+
+TEST(SimTap, KeepsFramesFromCaptureStartAndAddsGarbageEveryNth) {
+  tw::sim::detail::RunState state;
+  tw::sim::detail::Scheduler clock(0, state);
+  const Timestamp t0 = Timestamp{} + std::chrono::seconds(1'800'000'000);
+  clock.start(t0, t0);
+  std::vector<tw::hal::SpanInfo> spans(1);
+  spans[0].id = 3;
+  tw::sim::detail::Tap tap(spans, 2, 1, clock, state);
+  tap.start(t0 + 2us);
+  const std::vector<std::uint8_t> frame = {0x00, 0x01, 0x01, 0x01};
+  EXPECT_EQ(tap.record(3, Side::Pbx, frame), t0);        // before the capture: dropped
+  EXPECT_EQ(tap.record(3, Side::Pbx, frame), t0 + 1us);  // dropped
+  EXPECT_EQ(tap.record(3, Side::Carrier, frame), t0 + 2us);
+  EXPECT_EQ(tap.record(3, Side::Pbx, frame), t0 + 3us);  // 2nd kept: garbage after it
+  ASSERT_EQ(tap.pending().size(), 3u);
+  EXPECT_EQ(tap.pending()[0].time, t0 + 2us);
+  EXPECT_EQ(tap.pending()[0].from, Side::Carrier);
+  EXPECT_EQ(tap.pending()[1].bytes, frame);
+  EXPECT_EQ(tap.pending()[2].time, t0 + 4us);
+  EXPECT_EQ(tap.pending()[2].from, Side::Pbx);
+  EXPECT_EQ(tap.frames_tapped(), 2u);
+  EXPECT_EQ(tap.frames_injected(), 1u);
+  RecordingSink sink;
+  for (const auto& f : tap.pending()) tap.deliver(f, sink);
+  tap.clear();
+  EXPECT_TRUE(tap.pending().empty());
+  ASSERT_EQ(sink.frames.size(), 3u);
+  EXPECT_EQ(sink.frames[1], (Frame{3, Side::Pbx, t0 + 3us, frame}));
 }
 
 }  // namespace
