@@ -73,77 +73,47 @@ void Pipeline::malformed(SpanState& s, const hal::DFrame& frame, const char* lay
   }
 }
 
+// link -> Q.931 -> tracker.
 void Pipeline::on_frame(const hal::DFrame& frame) {
   sync_dsp();
   last_time_ = std::max(last_time_, frame.time);
   SpanState& s = span_state(frame.span);
   ++s.stats.frames;
-  q921::Frame l2;
-  if (auto err = q921::parse(frame.bytes, l2); err != q921::ParseError::None) {
-    malformed(s, frame, "Q.921", q921::to_string(err));
+  q931::DecodeError decode_error = q931::DecodeError::None;
+  const q921::LinkStep step =
+      s.link.on_frame(frame.from, frame.bytes, [&](std::span<const std::uint8_t> info) {
+        decode_error = q931::decode(info, s.info.switch_type, message_);
+        return decode_error == q931::DecodeError::None;
+      });
+  if (step.shows_up) s.stats.dchan_up = *step.shows_up;
+  if (step.use == q921::FrameUse::Malformed) {
+    malformed(s, frame, "Q.921", q921::to_string(step.error));
     return;
   }
-  const int direction = frame.from == hal::Side::Pbx ? 0 : 1;
-  track_link(s, l2);
-  if (l2.kind == q921::FrameKind::U &&
-      (l2.u_type == q921::UType::SABME || l2.u_type == q921::UType::DISC)) {
-    s.retransmissions.reset_link(direction, l2);
-    return;
-  }
-  const bool i_frame = l2.kind == q921::FrameKind::I;
-  if (i_frame) {
+  if (step.frame.kind == q921::FrameKind::I)
     ++s.stats.i_frames;
-    switch (s.retransmissions.classify(direction, l2)) {
-      case q921::IFrameVerdict::New:
-        break;
-      case q921::IFrameVerdict::Retransmission:
-        ++s.stats.retransmissions;
-        return;
-      case q921::IFrameVerdict::SequenceConflict:
-        malformed(s, frame, "Q.921", "N(S) of a recent I-frame with other content");
-        return;
-    }
-  } else if (l2.kind == q921::FrameKind::U && l2.u_type == q921::UType::UI) {
+  else if (step.frame.kind == q921::FrameKind::U && step.frame.u_type == q921::UType::UI)
     ++s.stats.ui_frames;
-  } else {
-    return;  // link control: nothing for call tracking
+  switch (step.use) {
+    case q921::FrameUse::Payload:
+      break;
+    case q921::FrameUse::Retransmission:
+      ++s.stats.retransmissions;
+      return;
+    case q921::FrameUse::SequenceConflict:
+      malformed(s, frame, "Q.921", "N(S) of a recent I-frame with other content");
+      return;
+    case q921::FrameUse::Malformed:
+    case q921::FrameUse::LinkControl:
+    case q921::FrameUse::OtherSapi:
+      return;
   }
-  if (l2.sapi != 0) return;  // only SAPI 0 carries call control
-  if (auto err = q931::decode(l2.info, s.info.switch_type, message_);
-      err != q931::DecodeError::None) {
-    malformed(s, frame, "Q.931", q931::to_string(err));
+  if (!step.delivered) {
+    malformed(s, frame, "Q.931", q931::to_string(decode_error));
     return;
   }
-  if (i_frame) s.retransmissions.remember(direction, l2);
   ++s.stats.messages;
   s.tracker.on_message(message_, frame.from, frame.time);
-}
-
-// A tap owns no link, so it reads the link's state off the frames: SABME answered by UA
-// brings it up, DISC answered by UA (or a DM) takes it down, and I- and S-frames only flow
-// on a link that is up (a capture that starts mid-session has no SABME to see).
-void Pipeline::track_link(SpanState& s, const q921::Frame& l2) {
-  if (l2.sapi != 0) return;
-  if (l2.kind != q921::FrameKind::U) {
-    s.stats.dchan_up = true;
-    return;
-  }
-  switch (l2.u_type) {
-    case q921::UType::SABME:
-    case q921::UType::DISC:
-      s.link_command = l2.u_type;
-      break;
-    case q921::UType::UA:
-      if (s.link_command == q921::UType::SABME) s.stats.dchan_up = true;
-      if (s.link_command == q921::UType::DISC) s.stats.dchan_up = false;
-      s.link_command = q921::UType::Unknown;
-      break;
-    case q921::UType::DM:
-      s.stats.dchan_up = false;
-      break;
-    default:
-      break;
-  }
 }
 
 void Pipeline::on_line_event(const hal::LineEvent& event) {

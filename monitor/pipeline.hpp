@@ -13,7 +13,7 @@
 #include "monitor/calls/dsp_pool.hpp"
 #include "monitor/calls/inband_analyzer.hpp"
 #include "monitor/log.hpp"
-#include "monitor/q921/lapd.hpp"
+#include "monitor/q921/passive_link.hpp"
 #include "monitor/q931/message.hpp"
 #include "trunkwatch/hal/source.hpp"
 
@@ -88,13 +88,11 @@ class Pipeline final : public hal::SpanSink {
         : info(i), tracker(info, sink, o) {}
     hal::SpanInfo info;
     SpanStats stats;
-    q921::RetransmissionFilter retransmissions;
+    q921::PassiveLink link;
     calls::CallTracker tracker;
     log::RateLimiter malformed_log{5, std::chrono::seconds(60)};
-    q921::UType link_command = q921::UType::Unknown;  // last SABME or DISC seen
   };
   SpanState& span_state(int span);
-  static void track_link(SpanState& s, const q921::Frame& l2);
   void malformed(SpanState& s, const hal::DFrame& frame, const char* layer, const char* why);
 
   PipelineOptions options_;
