@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "monitor/calls/call_record.hpp"
+#include "monitor/calls/inband_analyzer.hpp"
 
 namespace tw {
 
@@ -18,12 +19,11 @@ static_assert(calls::TrackerOptions{}.inband_grace >= calls::InbandAnalyzer::kFl
 Pipeline::Pipeline(PipelineOptions options, calls::CallEventSink& out)
     : options_(std::move(options)),
       out_(out),
-      report_([this](int span, int channel, const calls::InbandEvent& e) {
-        on_detection(span, channel, e);
-      }),
-      inband_(options_.inband, report_) {
-  if (options_.dsp_threads > 0)
-    pool_ = std::make_unique<calls::DspPool>(options_.dsp_threads, options_.inband);
+      inband_(
+          calls::make_inband_backend(options_.dsp_threads, options_.inband,
+                                     [this](int span, int channel, const calls::InbandEvent& e) {
+                                       on_detection(span, channel, e);
+                                     })) {
   for (const auto& info : options_.spans) span_state(info.id);
 }
 
@@ -45,13 +45,9 @@ Pipeline::SpanState& Pipeline::span_state(int span) {
   auto [pos, inserted] =
       spans_.emplace(span, std::make_unique<SpanState>(info, out_, options_.tracker));
   pos->second->tracker.set_audio_meter([this, span](int channel) -> std::optional<double> {
-    // Called from the tracker, after sync_dsp(): the pool's workers are idle.
-    auto voice = [&](hal::Side side) {
-      return pool_ ? pool_->voice_seconds(span, channel, side)
-                   : inband_.voice_seconds(span, channel, side);
-    };
-    const auto pbx = voice(hal::Side::Pbx);
-    const auto carrier = voice(hal::Side::Carrier);
+    // Called from the tracker, after sync_dsp(): a pool's workers are idle.
+    const auto pbx = inband_->voice_seconds(span, channel, hal::Side::Pbx);
+    const auto carrier = inband_->voice_seconds(span, channel, hal::Side::Carrier);
     if (!pbx && !carrier) return std::nullopt;
     return pbx.value_or(0) + carrier.value_or(0);
   });
@@ -157,19 +153,13 @@ void Pipeline::on_audio(const hal::AudioChunk& chunk) {
   SpanState& s = span_state(chunk.span);
   ++s.stats.audio_chunks;
   s.tracker.on_audio(chunk.channel, chunk.time);  // a call with audio is alive
-  if (pool_)
-    pool_->submit(s.info, chunk);
-  else
-    inband_.on_audio(s.info, chunk);
+  inband_->submit(s.info, chunk);
 }
 
 void Pipeline::on_tick(hal::Timestamp now) {
   // The detectors' clock moves with the audio; a tick moves it where none flows, so that a
   // stream that stopped is flushed (its pending digit reported) while its call can take it.
-  if (pool_)
-    pool_->tick(now);
-  else
-    inband_.tick(now);
+  inband_->tick(now);
   sync_dsp();
   last_time_ = std::max(last_time_, now);
   for (auto& [id, s] : spans_) s->tracker.on_tick(now);

@@ -10,8 +10,7 @@
 #include <vector>
 
 #include "monitor/calls/call_tracker.hpp"
-#include "monitor/calls/dsp_pool.hpp"
-#include "monitor/calls/inband_analyzer.hpp"
+#include "monitor/calls/inband_backend.hpp"
 #include "monitor/log.hpp"
 #include "monitor/q921/passive_link.hpp"
 #include "monitor/q931/message.hpp"
@@ -104,13 +103,10 @@ class Pipeline final : public hal::SpanSink {
   std::array<SpanState*, 256> span_index_{};
   q931::Message message_;  // reused: a Message is a few hundred bytes of fixed storage
   void on_detection(int span, int channel, const calls::InbandEvent& e);
-  // Before anything that reads or changes call state: the pool's detections so far.
-  void sync_dsp() {
-    if (pool_) pool_->sync(report_);
-  }
-  calls::InbandAnalyzer::Report report_;
-  calls::InbandAnalyzer inband_;
-  std::unique_ptr<calls::DspPool> pool_;
+  // Before anything that reads or changes call state: the detections so far.
+  void sync_dsp() { inband_->collect(); }
+  // The detector banks, inline or on worker threads (PipelineOptions::dsp_threads).
+  std::unique_ptr<calls::InbandBackend> inband_;
   hal::Timestamp last_time_{};
 };
 
