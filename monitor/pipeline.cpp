@@ -55,8 +55,47 @@ Pipeline::SpanState& Pipeline::span_state(int span) {
   return *pos->second;
 }
 
-void Pipeline::malformed(SpanState& s, const hal::DFrame& frame, const char* layer,
-                         const char* why) {
+namespace {
+
+AnomalyKind kind_of(q921::ParseError e) {
+  switch (e) {
+    case q921::ParseError::BadAddressEa:
+      return AnomalyKind::BadAddress;
+    case q921::ParseError::BadControl:
+      return AnomalyKind::BadControl;
+    case q921::ParseError::TooShort:
+    case q921::ParseError::None:
+      break;
+  }
+  return AnomalyKind::FrameTooShort;
+}
+
+AnomalyKind kind_of(q931::DecodeError e) {
+  switch (e) {
+    case q931::DecodeError::UnknownProtocol:
+      return AnomalyKind::UnknownProtocol;
+    case q931::DecodeError::BadCallRefLength:
+      return AnomalyKind::BadCallReference;
+    case q931::DecodeError::UnknownMessageType:
+      return AnomalyKind::UnknownMessage;
+    case q931::DecodeError::TruncatedIe:
+      return AnomalyKind::TruncatedIe;
+    case q931::DecodeError::BadIeContent:
+      return AnomalyKind::BadIeContent;
+    case q931::DecodeError::TooShort:
+    case q931::DecodeError::None:
+      break;
+  }
+  return AnomalyKind::MessageTooShort;
+}
+
+}  // namespace
+
+void Pipeline::anomaly(SpanState& s, const hal::DFrame& frame, AnomalyKind kind, const char* layer,
+                       const char* why) {
+  ++s.stats.anomalies[kind];
+  out_.on_decode_anomaly(DecodeAnomaly{frame.time, s.info.id, frame.from, kind});
+  if (!is_malformed(kind)) return;
   ++s.stats.malformed;
   if (s.malformed_log.allow(frame.time)) {
     std::ostringstream rec;
@@ -83,7 +122,7 @@ void Pipeline::on_frame(const hal::DFrame& frame) {
       });
   if (step.shows_up) s.stats.dchan_up = *step.shows_up;
   if (step.use == q921::FrameUse::Malformed) {
-    malformed(s, frame, "Q.921", q921::to_string(step.error));
+    anomaly(s, frame, kind_of(step.error), "Q.921", q921::to_string(step.error));
     return;
   }
   if (step.frame.kind == q921::FrameKind::I)
@@ -97,7 +136,8 @@ void Pipeline::on_frame(const hal::DFrame& frame) {
       ++s.stats.retransmissions;
       return;
     case q921::FrameUse::SequenceConflict:
-      malformed(s, frame, "Q.921", "N(S) of a recent I-frame with other content");
+      anomaly(s, frame, AnomalyKind::SequenceConflict, "Q.921",
+              "N(S) of a recent I-frame with other content");
       return;
     case q921::FrameUse::Malformed:
     case q921::FrameUse::LinkControl:
@@ -105,9 +145,10 @@ void Pipeline::on_frame(const hal::DFrame& frame) {
       return;
   }
   if (!step.delivered) {
-    malformed(s, frame, "Q.931", q931::to_string(decode_error));
+    anomaly(s, frame, kind_of(decode_error), "Q.931", q931::to_string(decode_error));
     return;
   }
+  if (step.missed > 0) anomaly(s, frame, AnomalyKind::SequenceGap, "Q.921", "N(S) gap");
   ++s.stats.messages;
   s.tracker.on_message(message_, frame.from, frame.time);
 }
@@ -185,6 +226,7 @@ SpanStats Pipeline::totals() const {
     t.retransmissions += s->stats.retransmissions;
     t.messages += s->stats.messages;
     t.malformed += s->stats.malformed;
+    t.anomalies += s->stats.anomalies;
     t.bad_fcs += s->stats.bad_fcs;
     t.overruns += s->stats.overruns;
     t.audio_chunks += s->stats.audio_chunks;

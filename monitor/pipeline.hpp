@@ -11,6 +11,7 @@
 
 #include "monitor/calls/call_tracker.hpp"
 #include "monitor/calls/inband_backend.hpp"
+#include "monitor/decode_anomaly.hpp"
 #include "monitor/log.hpp"
 #include "monitor/q921/passive_link.hpp"
 #include "monitor/q931/message.hpp"
@@ -25,6 +26,8 @@ struct SpanStats {
   std::uint64_t retransmissions = 0;  // I-frames seen before, not decoded again
   std::uint64_t messages = 0;         // Q.931 messages decoded
   std::uint64_t malformed = 0;        // frames or messages that could not be decoded
+  // The anomalies behind `malformed`, by kind, and the N(S) gaps (which are not malformed).
+  AnomalyCounts anomalies;
   std::uint64_t bad_fcs = 0;
   std::uint64_t overruns = 0;
   hal::LineErrors line_errors;  // the card's counters, both receivers of a tap pair
@@ -53,6 +56,9 @@ class CallEventFanout final : public calls::CallEventSink {
   void add(calls::CallEventSink& sink) { sinks_.push_back(&sink); }
   void on_call_event(const calls::CallEvent& event) override {
     for (auto* s : sinks_) s->on_call_event(event);
+  }
+  void on_decode_anomaly(const DecodeAnomaly& anomaly) override {
+    for (auto* s : sinks_) s->on_decode_anomaly(anomaly);
   }
 
  private:
@@ -92,7 +98,9 @@ class Pipeline final : public hal::SpanSink {
     log::RateLimiter malformed_log{5, std::chrono::seconds(60)};
   };
   SpanState& span_state(int span);
-  void malformed(SpanState& s, const hal::DFrame& frame, const char* layer, const char* why);
+  // Counts an anomaly, tells the sink, and logs a frame that could not be decoded.
+  void anomaly(SpanState& s, const hal::DFrame& frame, AnomalyKind kind, const char* layer,
+               const char* why);
 
   PipelineOptions options_;
   calls::CallEventSink& out_;

@@ -1,5 +1,7 @@
 #include "rules/detectors.hpp"
 
+#include "rules/detectors/decode_anomaly.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -1167,6 +1169,7 @@ std::vector<std::unique_ptr<Detector>> make_detectors() {
   out.push_back(std::make_unique<WangiriDetector>());
   out.push_back(std::make_unique<FaxModemDetector>());
   out.push_back(std::make_unique<SpanDownDetector>());
+  out.push_back(make_decode_anomaly_detector());
   return out;
 }
 
