@@ -1,6 +1,6 @@
 // The analysis pipeline behind every command and the daemon: span source output in, call
-// events out. hal -> Q.921 -> Q.931 -> call tracker -> CallEventSink(s). The same object runs
-// on a capture, on the simulator and (later) on a card.
+// events out. hal -> Q.921 passive link -> Q.931 -> call tracker -> CallEventSink(s). The same
+// object runs on a capture, on the simulator and on a card.
 #pragma once
 
 #include <array>

@@ -1,7 +1,5 @@
 #include "rules/detectors.hpp"
 
-#include "rules/detectors/decode_anomaly.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -10,6 +8,8 @@
 #include <sstream>
 #include <tuple>
 #include <unordered_map>
+
+#include "rules/detectors/decode_anomaly.hpp"
 
 namespace tw::rules::detail {
 
