@@ -203,12 +203,13 @@ void run_chain(std::span<const hal::DFrame> frames, const std::vector<hal::SpanI
   const auto totals = chain.pipeline().totals();
   std::printf(
       "frames=%zu cpu_seconds=%.3f frames_per_second=%.0f (with finish %.0f) messages=%llu "
-      "malformed=%llu calls=%llu notices=%llu calls_up_tracker=%zu calls_up_engine=%zu "
-      "heap_mb=%.1f peak_rss_mb=%.1f\n",
+      "malformed=%llu anomalies=%llu calls=%llu notices=%llu calls_up_tracker=%zu "
+      "calls_up_engine=%zu heap_mb=%.1f peak_rss_mb=%.1f\n",
       frames.size(), run_s, static_cast<double>(frames.size()) / run_s,
       static_cast<double>(frames.size()) / total_s,
       static_cast<unsigned long long>(totals.messages),
       static_cast<unsigned long long>(totals.malformed),
+      static_cast<unsigned long long>(totals.anomalies.total()),
       static_cast<unsigned long long>(records.ended),
       static_cast<unsigned long long>(notices.notices), tracker_up, engine_up, heap, peak_rss_mb());
   std::fflush(stdout);

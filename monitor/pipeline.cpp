@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "monitor/calls/call_record.hpp"
+#include "monitor/calls/inband_analyzer.hpp"
 
 namespace tw {
 
@@ -18,12 +19,11 @@ static_assert(calls::TrackerOptions{}.inband_grace >= calls::InbandAnalyzer::kFl
 Pipeline::Pipeline(PipelineOptions options, calls::CallEventSink& out)
     : options_(std::move(options)),
       out_(out),
-      report_([this](int span, int channel, const calls::InbandEvent& e) {
-        on_detection(span, channel, e);
-      }),
-      inband_(options_.inband, report_) {
-  if (options_.dsp_threads > 0)
-    pool_ = std::make_unique<calls::DspPool>(options_.dsp_threads, options_.inband);
+      inband_(
+          calls::make_inband_backend(options_.dsp_threads, options_.inband,
+                                     [this](int span, int channel, const calls::InbandEvent& e) {
+                                       on_detection(span, channel, e);
+                                     })) {
   for (const auto& info : options_.spans) span_state(info.id);
 }
 
@@ -45,13 +45,9 @@ Pipeline::SpanState& Pipeline::span_state(int span) {
   auto [pos, inserted] =
       spans_.emplace(span, std::make_unique<SpanState>(info, out_, options_.tracker));
   pos->second->tracker.set_audio_meter([this, span](int channel) -> std::optional<double> {
-    // Called from the tracker, after sync_dsp(): the pool's workers are idle.
-    auto voice = [&](hal::Side side) {
-      return pool_ ? pool_->voice_seconds(span, channel, side)
-                   : inband_.voice_seconds(span, channel, side);
-    };
-    const auto pbx = voice(hal::Side::Pbx);
-    const auto carrier = voice(hal::Side::Carrier);
+    // Called from the tracker, after sync_dsp(): a pool's workers are idle.
+    const auto pbx = inband_->voice_seconds(span, channel, hal::Side::Pbx);
+    const auto carrier = inband_->voice_seconds(span, channel, hal::Side::Carrier);
     if (!pbx && !carrier) return std::nullopt;
     return pbx.value_or(0) + carrier.value_or(0);
   });
@@ -59,8 +55,47 @@ Pipeline::SpanState& Pipeline::span_state(int span) {
   return *pos->second;
 }
 
-void Pipeline::malformed(SpanState& s, const hal::DFrame& frame, const char* layer,
-                         const char* why) {
+namespace {
+
+AnomalyKind kind_of(q921::ParseError e) {
+  switch (e) {
+    case q921::ParseError::BadAddressEa:
+      return AnomalyKind::BadAddress;
+    case q921::ParseError::BadControl:
+      return AnomalyKind::BadControl;
+    case q921::ParseError::TooShort:
+    case q921::ParseError::None:
+      break;
+  }
+  return AnomalyKind::FrameTooShort;
+}
+
+AnomalyKind kind_of(q931::DecodeError e) {
+  switch (e) {
+    case q931::DecodeError::UnknownProtocol:
+      return AnomalyKind::UnknownProtocol;
+    case q931::DecodeError::BadCallRefLength:
+      return AnomalyKind::BadCallReference;
+    case q931::DecodeError::UnknownMessageType:
+      return AnomalyKind::UnknownMessage;
+    case q931::DecodeError::TruncatedIe:
+      return AnomalyKind::TruncatedIe;
+    case q931::DecodeError::BadIeContent:
+      return AnomalyKind::BadIeContent;
+    case q931::DecodeError::TooShort:
+    case q931::DecodeError::None:
+      break;
+  }
+  return AnomalyKind::MessageTooShort;
+}
+
+}  // namespace
+
+void Pipeline::anomaly(SpanState& s, const hal::DFrame& frame, AnomalyKind kind, const char* layer,
+                       const char* why) {
+  ++s.stats.anomalies[kind];
+  out_.on_decode_anomaly(DecodeAnomaly{frame.time, s.info.id, frame.from, kind});
+  if (!is_malformed(kind)) return;
   ++s.stats.malformed;
   if (s.malformed_log.allow(frame.time)) {
     std::ostringstream rec;
@@ -73,77 +108,49 @@ void Pipeline::malformed(SpanState& s, const hal::DFrame& frame, const char* lay
   }
 }
 
+// link -> Q.931 -> tracker.
 void Pipeline::on_frame(const hal::DFrame& frame) {
   sync_dsp();
   last_time_ = std::max(last_time_, frame.time);
   SpanState& s = span_state(frame.span);
   ++s.stats.frames;
-  q921::Frame l2;
-  if (auto err = q921::parse(frame.bytes, l2); err != q921::ParseError::None) {
-    malformed(s, frame, "Q.921", q921::to_string(err));
+  q931::DecodeError decode_error = q931::DecodeError::None;
+  const q921::LinkStep step =
+      s.link.on_frame(frame.from, frame.bytes, [&](std::span<const std::uint8_t> info) {
+        decode_error = q931::decode(info, s.info.switch_type, message_);
+        return decode_error == q931::DecodeError::None;
+      });
+  if (step.shows_up) s.stats.dchan_up = *step.shows_up;
+  if (step.use == q921::FrameUse::Malformed) {
+    anomaly(s, frame, kind_of(step.error), "Q.921", q921::to_string(step.error));
     return;
   }
-  const int direction = frame.from == hal::Side::Pbx ? 0 : 1;
-  track_link(s, l2);
-  if (l2.kind == q921::FrameKind::U &&
-      (l2.u_type == q921::UType::SABME || l2.u_type == q921::UType::DISC)) {
-    s.retransmissions.reset_link(direction, l2);
-    return;
-  }
-  const bool i_frame = l2.kind == q921::FrameKind::I;
-  if (i_frame) {
+  if (step.frame.kind == q921::FrameKind::I)
     ++s.stats.i_frames;
-    switch (s.retransmissions.classify(direction, l2)) {
-      case q921::IFrameVerdict::New:
-        break;
-      case q921::IFrameVerdict::Retransmission:
-        ++s.stats.retransmissions;
-        return;
-      case q921::IFrameVerdict::SequenceConflict:
-        malformed(s, frame, "Q.921", "N(S) of a recent I-frame with other content");
-        return;
-    }
-  } else if (l2.kind == q921::FrameKind::U && l2.u_type == q921::UType::UI) {
+  else if (step.frame.kind == q921::FrameKind::U && step.frame.u_type == q921::UType::UI)
     ++s.stats.ui_frames;
-  } else {
-    return;  // link control: nothing for call tracking
+  switch (step.use) {
+    case q921::FrameUse::Payload:
+      break;
+    case q921::FrameUse::Retransmission:
+      ++s.stats.retransmissions;
+      return;
+    case q921::FrameUse::SequenceConflict:
+      anomaly(s, frame, AnomalyKind::SequenceConflict, "Q.921",
+              "N(S) of a recent I-frame with other content");
+      return;
+    case q921::FrameUse::Malformed:
+    case q921::FrameUse::LinkControl:
+    case q921::FrameUse::OtherSapi:
+      return;
   }
-  if (l2.sapi != 0) return;  // only SAPI 0 carries call control
-  if (auto err = q931::decode(l2.info, s.info.switch_type, message_);
-      err != q931::DecodeError::None) {
-    malformed(s, frame, "Q.931", q931::to_string(err));
+  if (!step.delivered) {
+    anomaly(s, frame, kind_of(decode_error), "Q.931", q931::to_string(decode_error));
     return;
   }
-  if (i_frame) s.retransmissions.remember(direction, l2);
+  if (step.missed > 0) anomaly(s, frame, AnomalyKind::SequenceGap, "Q.921", "N(S) gap");
   ++s.stats.messages;
   s.tracker.on_message(message_, frame.from, frame.time);
-}
-
-// A tap owns no link, so it reads the link's state off the frames: SABME answered by UA
-// brings it up, DISC answered by UA (or a DM) takes it down, and I- and S-frames only flow
-// on a link that is up (a capture that starts mid-session has no SABME to see).
-void Pipeline::track_link(SpanState& s, const q921::Frame& l2) {
-  if (l2.sapi != 0) return;
-  if (l2.kind != q921::FrameKind::U) {
-    s.stats.dchan_up = true;
-    return;
-  }
-  switch (l2.u_type) {
-    case q921::UType::SABME:
-    case q921::UType::DISC:
-      s.link_command = l2.u_type;
-      break;
-    case q921::UType::UA:
-      if (s.link_command == q921::UType::SABME) s.stats.dchan_up = true;
-      if (s.link_command == q921::UType::DISC) s.stats.dchan_up = false;
-      s.link_command = q921::UType::Unknown;
-      break;
-    case q921::UType::DM:
-      s.stats.dchan_up = false;
-      break;
-    default:
-      break;
-  }
 }
 
 void Pipeline::on_line_event(const hal::LineEvent& event) {
@@ -187,19 +194,13 @@ void Pipeline::on_audio(const hal::AudioChunk& chunk) {
   SpanState& s = span_state(chunk.span);
   ++s.stats.audio_chunks;
   s.tracker.on_audio(chunk.channel, chunk.time);  // a call with audio is alive
-  if (pool_)
-    pool_->submit(s.info, chunk);
-  else
-    inband_.on_audio(s.info, chunk);
+  inband_->submit(s.info, chunk);
 }
 
 void Pipeline::on_tick(hal::Timestamp now) {
   // The detectors' clock moves with the audio; a tick moves it where none flows, so that a
   // stream that stopped is flushed (its pending digit reported) while its call can take it.
-  if (pool_)
-    pool_->tick(now);
-  else
-    inband_.tick(now);
+  inband_->tick(now);
   sync_dsp();
   last_time_ = std::max(last_time_, now);
   for (auto& [id, s] : spans_) s->tracker.on_tick(now);
@@ -225,6 +226,7 @@ SpanStats Pipeline::totals() const {
     t.retransmissions += s->stats.retransmissions;
     t.messages += s->stats.messages;
     t.malformed += s->stats.malformed;
+    t.anomalies += s->stats.anomalies;
     t.bad_fcs += s->stats.bad_fcs;
     t.overruns += s->stats.overruns;
     t.audio_chunks += s->stats.audio_chunks;

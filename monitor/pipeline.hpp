@@ -1,6 +1,6 @@
 // The analysis pipeline behind every command and the daemon: span source output in, call
-// events out. hal -> Q.921 -> Q.931 -> call tracker -> CallEventSink(s). The same object runs
-// on a capture, on the simulator and (later) on a card.
+// events out. hal -> Q.921 passive link -> Q.931 -> call tracker -> CallEventSink(s). The same
+// object runs on a capture, on the simulator and on a card.
 #pragma once
 
 #include <array>
@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "monitor/calls/call_tracker.hpp"
-#include "monitor/calls/dsp_pool.hpp"
-#include "monitor/calls/inband_analyzer.hpp"
+#include "monitor/calls/inband_backend.hpp"
+#include "monitor/decode_anomaly.hpp"
 #include "monitor/log.hpp"
-#include "monitor/q921/lapd.hpp"
+#include "monitor/q921/passive_link.hpp"
 #include "monitor/q931/message.hpp"
 #include "trunkwatch/hal/source.hpp"
 
@@ -26,6 +26,8 @@ struct SpanStats {
   std::uint64_t retransmissions = 0;  // I-frames seen before, not decoded again
   std::uint64_t messages = 0;         // Q.931 messages decoded
   std::uint64_t malformed = 0;        // frames or messages that could not be decoded
+  // The anomalies behind `malformed`, by kind, and the N(S) gaps (which are not malformed).
+  AnomalyCounts anomalies;
   std::uint64_t bad_fcs = 0;
   std::uint64_t overruns = 0;
   hal::LineErrors line_errors;  // the card's counters, both receivers of a tap pair
@@ -54,6 +56,9 @@ class CallEventFanout final : public calls::CallEventSink {
   void add(calls::CallEventSink& sink) { sinks_.push_back(&sink); }
   void on_call_event(const calls::CallEvent& event) override {
     for (auto* s : sinks_) s->on_call_event(event);
+  }
+  void on_decode_anomaly(const DecodeAnomaly& anomaly) override {
+    for (auto* s : sinks_) s->on_decode_anomaly(anomaly);
   }
 
  private:
@@ -88,14 +93,14 @@ class Pipeline final : public hal::SpanSink {
         : info(i), tracker(info, sink, o) {}
     hal::SpanInfo info;
     SpanStats stats;
-    q921::RetransmissionFilter retransmissions;
+    q921::PassiveLink link;
     calls::CallTracker tracker;
     log::RateLimiter malformed_log{5, std::chrono::seconds(60)};
-    q921::UType link_command = q921::UType::Unknown;  // last SABME or DISC seen
   };
   SpanState& span_state(int span);
-  static void track_link(SpanState& s, const q921::Frame& l2);
-  void malformed(SpanState& s, const hal::DFrame& frame, const char* layer, const char* why);
+  // Counts an anomaly, tells the sink, and logs a frame that could not be decoded.
+  void anomaly(SpanState& s, const hal::DFrame& frame, AnomalyKind kind, const char* layer,
+               const char* why);
 
   PipelineOptions options_;
   calls::CallEventSink& out_;
@@ -106,13 +111,10 @@ class Pipeline final : public hal::SpanSink {
   std::array<SpanState*, 256> span_index_{};
   q931::Message message_;  // reused: a Message is a few hundred bytes of fixed storage
   void on_detection(int span, int channel, const calls::InbandEvent& e);
-  // Before anything that reads or changes call state: the pool's detections so far.
-  void sync_dsp() {
-    if (pool_) pool_->sync(report_);
-  }
-  calls::InbandAnalyzer::Report report_;
-  calls::InbandAnalyzer inband_;
-  std::unique_ptr<calls::DspPool> pool_;
+  // Before anything that reads or changes call state: the detections so far.
+  void sync_dsp() { inband_->collect(); }
+  // The detector banks, inline or on worker threads (PipelineOptions::dsp_threads).
+  std::unique_ptr<calls::InbandBackend> inband_;
   hal::Timestamp last_time_{};
 };
 

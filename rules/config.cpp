@@ -215,6 +215,8 @@ const std::vector<KeySpec>& schema() {
       {"detectors.wangiri_callback.max_ring_s", Kind::Num, "seconds"},
       {"detectors.wangiri_callback.memory_s", Kind::Num, "seconds"},
       {"detectors.span_down.after_s", Kind::Num, "seconds"},
+      {"detectors.decode_anomaly_burst.anomalies", Kind::Int, "frames"},
+      {"detectors.decode_anomaly_burst.window_s", Kind::Num, "seconds"},
       {"profile.#.name", Kind::Str, "name"},
       {"profile.#.numbers", Kind::StrList, "numbers"},
       {"profile.#.allowed_classes", Kind::StrList, "classes"},
@@ -237,7 +239,7 @@ const std::vector<KeySpec>& schema() {
   return kSchema;
 }
 
-constexpr std::array<std::string_view, 13> kDetectorNames = {"destination",
+constexpr std::array<std::string_view, 14> kDetectorNames = {"destination",
                                                              "after_hours",
                                                              "concurrency",
                                                              "call_rate",
@@ -249,7 +251,8 @@ constexpr std::array<std::string_view, 13> kDetectorNames = {"destination",
                                                              "call_forward",
                                                              "wangiri_callback",
                                                              "fax_modem",
-                                                             "span_down"};
+                                                             "span_down",
+                                                             "decode_anomaly_burst"};
 
 std::vector<std::string> split_path(std::string_view key) {
   std::vector<std::string> out;
@@ -991,6 +994,12 @@ void read_detectors(const Reader& r, const toml::table& root, Detectors& d) {
   section("fax_modem", {"enabled"}, d.fax_modem.enabled);
   if (const auto* s = section("span_down", {"enabled", "after_s"}, d.span_down.enabled)) {
     if (auto v = r.number(*s, "after_s", 0, kDay)) d.span_down.after_s = *v;
+  }
+  if (const auto* s = section("decode_anomaly_burst", {"enabled", "anomalies", "window_s"},
+                              d.decode_anomaly_burst.enabled)) {
+    if (auto v = r.integer(*s, "anomalies", 1, 1000000))
+      d.decode_anomaly_burst.anomalies = static_cast<int>(*v);
+    if (auto v = r.number(*s, "window_s", 1, kDay)) d.decode_anomaly_burst.window_s = *v;
   }
 }
 

@@ -120,6 +120,11 @@ struct Detectors {
     bool enabled = true;
     double after_s = 60;
   } span_down;
+  struct {
+    bool enabled = true;
+    int anomalies = 20;  // frames the decoder could not take, within window_s, on one span
+    double window_s = 60;
+  } decode_anomaly_burst;
 };
 
 struct Profile {

@@ -9,6 +9,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "rules/detectors/decode_anomaly.hpp"
+
 namespace tw::rules::detail {
 
 namespace {
@@ -1167,6 +1169,7 @@ std::vector<std::unique_ptr<Detector>> make_detectors() {
   out.push_back(std::make_unique<WangiriDetector>());
   out.push_back(std::make_unique<FaxModemDetector>());
   out.push_back(std::make_unique<SpanDownDetector>());
+  out.push_back(make_decode_anomaly_detector());
   return out;
 }
 

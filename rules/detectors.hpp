@@ -100,6 +100,7 @@ class Detector {
   virtual void on_end(CallState&, Context&) {}
   virtual void on_tick(Timestamp, Context&) {}
   virtual void on_line_event(const hal::LineEvent&, Context&) {}
+  virtual void on_decode_anomaly(const DecodeAnomaly&, Context&) {}
 };
 
 std::vector<std::unique_ptr<Detector>> make_detectors();

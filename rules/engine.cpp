@@ -405,6 +405,11 @@ void Engine::on_line_event(const hal::LineEvent& e) {
   if (e.type == hal::LineEventType::SourceEnd) finish(e.time);
 }
 
+void Engine::on_decode_anomaly(const DecodeAnomaly& a) {
+  advance(a.time);
+  for (auto& d : detectors_) d->on_decode_anomaly(a, *this);
+}
+
 void Engine::on_tick(Timestamp now) {
   advance(now);
   release_held(now_, false);

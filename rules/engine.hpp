@@ -64,6 +64,8 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   Engine& operator=(const Engine&) = delete;
 
   void on_call_event(const calls::CallEvent& event) override;
+  // From the pipeline: the decode_anomaly_burst detector counts them per span.
+  void on_decode_anomaly(const DecodeAnomaly& anomaly) override;
   void on_line_event(const hal::LineEvent& event);
   void on_tick(Timestamp now);
   // End of the source or shutdown: releases held records, closes the digest period. Called

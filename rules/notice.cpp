@@ -15,7 +15,7 @@ constexpr std::array<std::string_view, kCategoryCount> kCategoryNames = {
     "trunk_to_trunk",        "call_forward",
     "wangiri_callback",      "modem_on_voice_line",
     "fax_on_voice_line",     "span_down",
-    "record_store_failure",
+    "decode_anomaly_burst",  "record_store_failure",
 };
 
 constexpr std::array<std::string_view, 3> kSeverityNames = {"info", "warning", "critical"};

@@ -38,9 +38,10 @@ enum class Category : std::uint8_t {
   ModemOnVoiceLine,
   FaxOnVoiceLine,
   SpanDown,
+  DecodeAnomalyBurst,  // a span's D-channel sends a burst of frames the decoder cannot take
   RecordStoreFailure,  // the daemon cannot store call records (raised by it, not a policy)
 };
-inline constexpr std::size_t kCategoryCount = 17;
+inline constexpr std::size_t kCategoryCount = 18;
 std::string_view to_string(Category c);
 std::optional<Category> parse_category(std::string_view name);
 // Every category, in vocabulary order.

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "monitor/decode_anomaly.hpp"
 #include "trunkwatch/hal/types.hpp"
 
 namespace tw::calls {
@@ -111,6 +112,9 @@ class CallEventSink {
  public:
   virtual ~CallEventSink() = default;
   virtual void on_call_event(const CallEvent& event) = 0;
+  // Something the decoder found wrong on a span's D-channel; the rules engine watches them,
+  // other sinks need not.
+  virtual void on_decode_anomaly(const DecodeAnomaly&) {}
 };
 
 }  // namespace tw::calls

@@ -44,7 +44,7 @@ void DspPool::Worker::run() {
     }
     ++t;
     tail.store(t);
-    if (waited_on.load()) {  // the loop thread waits for a slot or a sync
+    if (waited_on.load()) {  // the loop thread waits for a slot or a collect()
       tail_bell.fetch_add(1);
       tail_bell.notify_all();
     }
@@ -63,7 +63,7 @@ void DspPool::wait_for_tail(Worker& w, Done done) {
   w.waited_on.store(false);
 }
 
-DspPool::DspPool(int threads, InbandOptions options) {
+DspPool::DspPool(int threads, InbandOptions options, Report report) : report_(std::move(report)) {
   const int n = std::max(1, threads);
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(options));
   for (auto& w : workers_) w->thread = std::thread([p = w.get()] { p->run(); });
@@ -98,7 +98,7 @@ void DspPool::publish(Worker& w) {
 
 void DspPool::tick(hal::Timestamp now) {
   if (!sweeps_.due(now)) return;
-  // One sequence number for the whole sweep: sync() puts its detections in stream order,
+  // One sequence number for the whole sweep: collect() puts its detections in stream order,
   // as the inline analyzer's one sweep over all streams reports them.
   const std::uint64_t seq = next_seq_++;
   for (auto& w : workers_) {
@@ -137,7 +137,7 @@ void DspPool::submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk) {
   }
 }
 
-void DspPool::sync(const InbandAnalyzer::Report& report) {
+void DspPool::collect() {
   merged_.clear();
   for (auto& w : workers_) {
     const std::uint64_t target = w->head.load(std::memory_order_relaxed);
@@ -152,11 +152,24 @@ void DspPool::sync(const InbandAnalyzer::Report& report) {
     return std::tie(a.seq, a.span, a.channel, a.event.from) <
            std::tie(b.seq, b.span, b.channel, b.event.from);
   });
-  for (const Detection& d : merged_) report(d.span, d.channel, d.event);
+  for (const Detection& d : merged_) report_(d.span, d.channel, d.event);
+}
+
+InbandBackendStats DspPool::stats() const {
+  InbandBackendStats s;
+  s.threads = threads();
+  for (const auto& w : workers_) s.banks_in_use += w->analyzer.banks_in_use();
+  return s;
 }
 
 std::optional<double> DspPool::voice_seconds(int span, int channel, hal::Side side) const {
   return worker_for(span).analyzer.voice_seconds(span, channel, side);
+}
+
+std::unique_ptr<InbandBackend> make_inband_backend(int threads, const InbandOptions& options,
+                                                   InbandBackend::Report report) {
+  if (threads > 0) return std::make_unique<DspPool>(threads, options, std::move(report));
+  return std::make_unique<InbandAnalyzer>(options, std::move(report));
 }
 
 }  // namespace tw::calls

@@ -9,7 +9,7 @@
 //
 // Results are exactly those of the inline InbandAnalyzer: before anything that reads or
 // changes call state (a D-channel frame, a line event, a tick, a voice meter reading) the
-// loop calls sync(), which waits until the workers have processed every chunk submitted so
+// loop calls collect(), which waits until the workers have processed every chunk submitted so
 // far and reports their detections in submission order. D-frames are a few per second, so
 // the workers run in parallel in between; the wait is bounded by the work already queued.
 // Sweeps (the flush of streams gone silent, banks given back) follow the inline analyzer's
@@ -27,22 +27,23 @@
 
 namespace tw::calls {
 
-class DspPool {
+class DspPool final : public InbandBackend {
  public:
-  DspPool(int threads, InbandOptions options);
-  ~DspPool();
+  DspPool(int threads, InbandOptions options, Report report);
+  ~DspPool() override;
   DspPool(const DspPool&) = delete;
   DspPool& operator=(const DspPool&) = delete;
 
   // `span` must outlive the pool (the pipeline's span states do).
-  void submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk);
+  void submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk) override;
   // The source's clock without audio: queues a sweep to every worker when one is due.
-  void tick(hal::Timestamp now);
-  // Waits for the workers to catch up, then reports every detection since the last sync,
-  // in the order of the chunks that caused them.
-  void sync(const InbandAnalyzer::Report& report);
-  // Valid after sync() (the workers are idle on everything submitted).
-  std::optional<double> voice_seconds(int span, int channel, hal::Side side) const;
+  void tick(hal::Timestamp now) override;
+  // Waits for the workers to catch up, then reports every detection since the last
+  // collect(), in the order of the chunks that caused them.
+  void collect() override;
+  // Valid after collect() (the workers are idle on everything submitted).
+  std::optional<double> voice_seconds(int span, int channel, hal::Side side) const override;
+  InbandBackendStats stats() const override;
   int threads() const { return static_cast<int>(workers_.size()); }
 
   static constexpr std::size_t kRingSlots = 512;    // per worker: ~2.5 s of 32 spans at 20 ms
@@ -83,7 +84,7 @@ class DspPool {
     std::atomic<bool> waited_on{false};  // the loop thread waits on tail_bell
     std::atomic<bool> stop{false};
     std::uint64_t current_seq = 0;      // the job being processed (worker only)
-    std::vector<Detection> detections;  // appended by the worker, taken in sync()
+    std::vector<Detection> detections;  // appended by the worker, taken in collect()
     InbandAnalyzer analyzer;
     std::thread thread;
     void run();
@@ -101,6 +102,7 @@ class DspPool {
     return *workers_[static_cast<std::size_t>(span) % workers_.size()];
   }
 
+  Report report_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::uint64_t next_seq_ = 0;
   InbandAnalyzer::SweepClock sweeps_;

@@ -22,28 +22,27 @@
 
 #include "dsp/detector_bank.hpp"
 #include "monitor/calls/call_record.hpp"
+#include "monitor/calls/inband_backend.hpp"
 #include "trunkwatch/hal/source.hpp"
 
 namespace tw::calls {
 
-struct InbandOptions {
-  dsp::BankConfig bank;  // the law always follows the span (mu-law on T1, A-law on E1)
-  std::string country;   // call-progress plan; empty: "us" on T1, "etsi" on E1
-};
-
-class InbandAnalyzer {
+// The inline backend: detections are reported as they are made.
+class InbandAnalyzer final : public InbandBackend {
  public:
-  // Reports each detection with the channel it was heard on.
-  using Report = std::function<void(int span, int channel, const InbandEvent& event)>;
   InbandAnalyzer(InbandOptions options, Report report);
 
   // Sweeps the streams when a sweep is due by the chunk's time (SweepClock), then process().
   void on_audio(const hal::SpanInfo& span, const hal::AudioChunk& chunk);
+  void submit(const hal::SpanInfo& span, const hal::AudioChunk& chunk) override {
+    on_audio(span, chunk);
+  }
   // The source's clock without audio (a tick): sweeps when one is due, so that a trunk with no
   // other audio flowing still flushes a stream that stopped.
-  void tick(hal::Timestamp now) {
+  void tick(hal::Timestamp now) override {
     if (sweeps_.due(now)) sweep(now);
   }
+  void collect() override {}  // reported already
   // The two halves of on_audio(), for DspPool, whose workers sweep when the pool says so:
   // one chunk into its stream's bank, and the sweep at source time `now`.
   void process(const hal::SpanInfo& span, const hal::AudioChunk& chunk);
@@ -51,7 +50,8 @@ class InbandAnalyzer {
   // Audio seconds judged voice (speech, music) so far on a channel and direction: the call
   // type rule compares it between the start and the end of a call.
   // nullopt while that direction has carried no audio.
-  std::optional<double> voice_seconds(int span, int channel, hal::Side side) const;
+  std::optional<double> voice_seconds(int span, int channel, hal::Side side) const override;
+  InbandBackendStats stats() const override { return {0, in_use_}; }
 
   // A stream silent this long is flushed (what its bank has pending is reported) and reset,
   // as the restart after a gap over 40 ms would do when it resumed. A sweep judges silence by

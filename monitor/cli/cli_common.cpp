@@ -183,8 +183,16 @@ std::string summary_line(const Pipeline& pipeline) {
   const calls::TrackerStats c = pipeline.call_totals();
   std::ostringstream s;
   s << "calls " << c.calls << " (partial " << c.partial_calls << "), frames " << t.frames
-    << ", messages " << t.messages << ", malformed " << t.malformed << ", retransmissions "
-    << t.retransmissions << ", spans " << pipeline.spans().size();
+    << ", messages " << t.messages << ", malformed " << t.malformed;
+  // The anomalies by kind, when there were any: "(truncated_ie 2, sequence_gap 1)".
+  const char* sep = " (";
+  for (AnomalyKind k : kAllAnomalyKinds) {
+    if (t.anomalies[k] == 0) continue;
+    s << sep << to_string(k) << ' ' << t.anomalies[k];
+    sep = ", ";
+  }
+  if (t.anomalies.total() > 0) s << ')';
+  s << ", retransmissions " << t.retransmissions << ", spans " << pipeline.spans().size();
   return s.str();
 }
 

@@ -90,7 +90,9 @@ void init_cli_logging(const std::string& level);
 // Validators for switch type and PBX side names.
 CLI::Validator switch_type_validator();
 
-// "calls 312 (partial 4), frames 2841, messages 2790, malformed 3, retransmissions 2, spans 2"
+// "calls 312 (partial 4), frames 2841, messages 2790, malformed 3, retransmissions 2, spans 2",
+// with the anomalies by kind after `malformed` when there were any:
+// "malformed 3 (bad_address 1, truncated_ie 2)"
 std::string summary_line(const Pipeline& pipeline);
 
 }  // namespace tw::cli

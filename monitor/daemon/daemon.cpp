@@ -379,6 +379,10 @@ class Daemon final : public hal::SpanSink {
       o["frames"] = s.stats.frames;
       o["messages"] = s.stats.messages;
       o["malformed"] = s.stats.malformed;
+      Json anomalies = Json::object();
+      for (AnomalyKind k : kAllAnomalyKinds)
+        anomalies[std::string(to_string(k))] = s.stats.anomalies[k];
+      o["anomalies"] = std::move(anomalies);
       o["bad_fcs"] = s.stats.bad_fcs;
       o["overruns"] = s.stats.overruns;
       o["line_errors"] = Json{{"bpv", s.stats.line_errors.bpv},

@@ -140,6 +140,10 @@ std::string advice(Category c) {
     case Category::SpanDown:
       return "Check the span (cabling, the carrier, the card): calls on it are not monitored "
              "while it is down.";
+    case Category::DecodeAnomalyBurst:
+      return "Check the span's D-channel (line errors, the tap's wiring, the far end's "
+             "equipment): frames that cannot be decoded may hide calls, and a flood of them can "
+             "be an attack on the monitor.";
     case Category::RecordStoreFailure:
       return "Check the disk of the records directory (space, errors): the daemon keeps the "
              "records it could not store and stores them once it can.";

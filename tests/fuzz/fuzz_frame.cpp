@@ -1,12 +1,13 @@
 // libFuzzer target: one D-channel frame through the passive decoding path, as the pipeline
-// runs it: Q.921 parse, retransmission filter, Q.931 decode of the information field under
-// every switch variant.
+// runs it: the passive link (Q.921 parse, retransmission filter, link state, N(S) gaps), then
+// Q.931 decode of the information field under every switch variant.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
 
 #include "monitor/q921/lapd.hpp"
+#include "monitor/q921/passive_link.hpp"
 #include "monitor/q931/message.hpp"
 
 namespace {
@@ -32,35 +33,39 @@ void check(const tw::q931::Message& m) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // Kept across inputs on purpose: runs of inputs then exercise the filter's rings.
-  static tw::q921::RetransmissionFilter filter;
+  // Kept across inputs on purpose: runs of inputs then exercise the link's filter and state.
+  static tw::q921::PassiveLink link;
 
   const std::span<const std::uint8_t> bytes(data, size);
-  tw::q921::Frame frame;
-  const auto perr = tw::q921::parse(bytes, frame);
-  if (tw::q921::to_string(perr) == nullptr) std::abort();
-  if (perr != tw::q921::ParseError::None) return 0;
-  if (!frame.info.empty() &&
-      (frame.info.data() < data || frame.info.data() + frame.info.size() > data + size)) {
+  const tw::hal::Side from = (size & 1) ? tw::hal::Side::Carrier : tw::hal::Side::Pbx;
+  tw::q931::Message message;
+  auto decode_all = [&](std::span<const std::uint8_t> info) {
+    bool any = false;
+    for (SwitchType v : kVariants) {
+      const auto derr = tw::q931::decode(info, v, message);
+      if (tw::q931::to_string(derr) == nullptr) std::abort();
+      if (derr == tw::q931::DecodeError::None) {
+        check(message);
+        (void)tw::q931::is_service(message);
+        (void)tw::q931::is_service_ack(message);
+        any = true;
+      }
+    }
+    return any;
+  };
+  const auto step = link.on_frame(from, bytes, decode_all);
+  // The decoder sees every information field, not only the ones the link passes on.
+  if (step.use != tw::q921::FrameUse::Payload && step.use != tw::q921::FrameUse::Malformed)
+    (void)decode_all(step.frame.info);
+  if (tw::q921::to_string(step.error) == nullptr || tw::q921::to_string(step.use) == nullptr)
+    std::abort();
+  if ((step.use == tw::q921::FrameUse::Malformed) != (step.error != tw::q921::ParseError::None))
+    std::abort();
+  if (step.delivered && step.use != tw::q921::FrameUse::Payload) std::abort();
+  if (!step.frame.info.empty() && (step.frame.info.data() < data ||
+                                   step.frame.info.data() + step.frame.info.size() > data + size)) {
     std::abort();
   }
-
-  const int direction = static_cast<int>(size & 1);  // any cheap, input-derived choice
-  if (frame.kind == tw::q921::FrameKind::U &&
-      (frame.u_type == tw::q921::UType::SABME || frame.u_type == tw::q921::UType::DISC)) {
-    filter.reset_link(direction, frame);
-  }
-  if (frame.kind == tw::q921::FrameKind::I) (void)filter.is_retransmission(direction, frame);
-
-  tw::q931::Message message;
-  for (SwitchType v : kVariants) {
-    const auto derr = tw::q931::decode(frame.info, v, message);
-    if (tw::q931::to_string(derr) == nullptr) std::abort();
-    if (derr == tw::q931::DecodeError::None) {
-      check(message);
-      (void)tw::q931::is_service(message);
-      (void)tw::q931::is_service_ack(message);
-    }
-  }
+  if (step.link_changed && (!step.shows_up || *step.shows_up != link.up())) std::abort();
   return 0;
 }

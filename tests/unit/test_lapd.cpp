@@ -7,11 +7,16 @@
 #include <vector>
 
 #include "monitor/q921/lapd.hpp"
+#include "monitor/q921/passive_link.hpp"
 
 namespace {
 
+using tw::hal::Side;
 using tw::q921::FrameKind;
+using tw::q921::FrameUse;
+using tw::q921::LinkStep;
 using tw::q921::ParseError;
+using tw::q921::PassiveLink;
 using tw::q921::RetransmissionFilter;
 using tw::q921::SType;
 using tw::q921::UType;
@@ -359,6 +364,178 @@ TEST(RetransmissionFilter, IgnoresNonIFramesAndBadDirections) {
   filter.reset_link(5, i);  // ignored, must not crash
   EXPECT_FALSE(filter.is_retransmission(0, i));
   EXPECT_TRUE(filter.is_retransmission(0, i));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The passive link: one frame in, what it is to the decoder and the link state out
+
+// Feeds frames to a link; `decodes` says whether the decoder would take the payload. Keeps
+// the bytes, so the steps' frame.info views stay valid for the test.
+struct LinkFeed {
+  PassiveLink link;
+  int decoder_calls = 0;
+  std::deque<Bytes> bytes;
+  LinkStep operator()(Side from, Bytes b, bool decodes = true) {
+    bytes.push_back(std::move(b));
+    return link.on_frame(from, bytes.back(), [&](std::span<const std::uint8_t>) {
+      ++decoder_calls;
+      return decodes;
+    });
+  }
+};
+
+const Bytes kSetup = {0x08, 0x02, 0x00, 0x01, 0x05, 0x04, 0x03, 0x80, 0x90, 0xa2};
+const Bytes kAlerting = {0x08, 0x02, 0x80, 0x01, 0x01};
+
+TEST(PassiveLink, RetransmissionIsDroppedBeforeTheDecoder) {
+  LinkFeed feed;
+  const auto first = feed(Side::Pbx, iframe(5, kSetup));
+  EXPECT_EQ(first.use, FrameUse::Payload);
+  EXPECT_TRUE(first.delivered);
+  EXPECT_EQ(first.frame.ns, 5);
+  EXPECT_EQ(Bytes(first.frame.info.begin(), first.frame.info.end()), kSetup);
+  EXPECT_EQ(feed.decoder_calls, 1);
+  // T200 expired: the same frame again, with a newer N(R). Not decoded a second time.
+  const auto again = feed(Side::Pbx, iframe(5, kSetup, 0, 3));
+  EXPECT_EQ(again.use, FrameUse::Retransmission);
+  EXPECT_FALSE(again.delivered);
+  EXPECT_EQ(feed.decoder_calls, 1);
+  // The other direction sending the same bytes is its own frame.
+  EXPECT_EQ(feed(Side::Carrier, iframe(5, kSetup)).use, FrameUse::Payload);
+  EXPECT_EQ(feed.decoder_calls, 2);
+}
+
+TEST(PassiveLink, SameNsOtherContentIsAConflictAndTheRealFrameWins) {
+  LinkFeed feed;
+  EXPECT_TRUE(feed(Side::Pbx, iframe(7, kSetup)).delivered);
+  Bytes forged = kSetup;
+  forged[3] = 0x02;  // another call reference
+  const auto conflict = feed(Side::Pbx, iframe(7, forged));
+  EXPECT_EQ(conflict.use, FrameUse::SequenceConflict);
+  EXPECT_FALSE(conflict.delivered);
+  EXPECT_EQ(feed.decoder_calls, 1);
+  EXPECT_EQ(feed(Side::Pbx, iframe(7, kSetup)).use, FrameUse::Retransmission);
+}
+
+TEST(PassiveLink, AFrameTheDecoderRefusedIsNotRemembered) {
+  LinkFeed feed;
+  // Garbage carrying N(S) 9 arrives first; the real frame 9 must still be decoded.
+  const auto garbage = feed(Side::Carrier, iframe(9, {0x08, 0x02, 0x00}), false);
+  EXPECT_EQ(garbage.use, FrameUse::Payload);
+  EXPECT_FALSE(garbage.delivered);
+  const auto real = feed(Side::Carrier, iframe(9, kAlerting));
+  EXPECT_EQ(real.use, FrameUse::Payload);
+  EXPECT_TRUE(real.delivered);
+  EXPECT_EQ(feed.decoder_calls, 2);
+}
+
+TEST(PassiveLink, NsGapCountsTheFramesMissed) {
+  LinkFeed feed;
+  // Mid-session start: the first N(S) is whatever it is.
+  EXPECT_EQ(feed(Side::Pbx, iframe(40, {0x08, 0x01, 0x01, 0x7b})).missed, 0);
+  EXPECT_EQ(feed(Side::Pbx, iframe(41, {0x08, 0x01, 0x02, 0x7b})).missed, 0);
+  // 42, 43, 44 never reached the tap.
+  const auto after_gap = feed(Side::Pbx, iframe(45, {0x08, 0x01, 0x03, 0x7b}));
+  EXPECT_TRUE(after_gap.delivered);
+  EXPECT_EQ(after_gap.missed, 3);
+  EXPECT_EQ(feed(Side::Pbx, iframe(46, {0x08, 0x01, 0x04, 0x7b})).missed, 0);
+  // A retransmission is no gap, and the next frame is still in sequence after it.
+  EXPECT_EQ(feed(Side::Pbx, iframe(46, {0x08, 0x01, 0x04, 0x7b})).missed, 0);
+  EXPECT_EQ(feed(Side::Pbx, iframe(47, {0x08, 0x01, 0x05, 0x7b})).missed, 0);
+  // Across the wrap: 127 -> 0 is in sequence, 127 -> 2 missed two.
+  EXPECT_EQ(feed(Side::Carrier, iframe(127, {0x08, 0x01, 0x06, 0x7b})).missed, 0);
+  EXPECT_EQ(feed(Side::Carrier, iframe(0, {0x08, 0x01, 0x07, 0x7b})).missed, 0);
+  EXPECT_EQ(feed(Side::Carrier, iframe(3, {0x08, 0x01, 0x08, 0x7b})).missed, 2);
+  // Each direction and TEI keeps its own sequence.
+  EXPECT_EQ(feed(Side::Pbx, iframe(48, {0x08, 0x01, 0x09, 0x7b})).missed, 0);
+  EXPECT_EQ(feed(Side::Pbx, iframe(90, {0x08, 0x01, 0x0a, 0x7b}, 5)).missed, 0);
+  EXPECT_EQ(feed(Side::Pbx, iframe(49, {0x08, 0x01, 0x0b, 0x7b})).missed, 0);
+  // A frame the decoder refused is told as no gap, but it moved the sequence on: the tap saw
+  // it, so the next one is in sequence.
+  const auto refused = feed(Side::Pbx, iframe(60, {0x08, 0x01, 0x0c, 0x7b}), false);
+  EXPECT_EQ(refused.missed, 0);
+  EXPECT_EQ(feed(Side::Pbx, iframe(61, {0x08, 0x01, 0x0d, 0x7b})).missed, 0);
+  // SABME restarts the numbering: the first frame after it is no gap whatever its N(S).
+  feed(Side::Carrier, {0x02, 0x01, 0x7f});
+  EXPECT_EQ(feed(Side::Pbx, iframe(0, {0x08, 0x01, 0x0e, 0x7b})).missed, 0);
+}
+
+TEST(PassiveLink, LinkStateFollowsSabmeUaDiscDm) {
+  LinkFeed feed;
+  EXPECT_FALSE(feed.link.up());
+  const Bytes sabme = {0x02, 0x01, 0x7f};  // SAPI 0, command from the network side, P
+  const Bytes ua = {0x02, 0x01, 0x73};
+  const Bytes disc = {0x02, 0x01, 0x53};
+  const Bytes dm = {0x02, 0x01, 0x1f};
+  const auto s = feed(Side::Carrier, sabme);
+  EXPECT_EQ(s.use, FrameUse::LinkControl);
+  EXPECT_EQ(s.frame.u_type, tw::q921::UType::SABME);
+  EXPECT_FALSE(s.shows_up.has_value());  // not up until answered
+  EXPECT_FALSE(feed.link.up());
+  const auto up = feed(Side::Pbx, ua);
+  EXPECT_EQ(up.shows_up, std::optional<bool>(true));
+  EXPECT_TRUE(up.link_changed);
+  EXPECT_TRUE(feed.link.up());
+  // A UA nothing asked for says nothing.
+  const auto stray_ua = feed(Side::Pbx, ua);
+  EXPECT_FALSE(stray_ua.shows_up.has_value());
+  EXPECT_FALSE(stray_ua.link_changed);
+  EXPECT_TRUE(feed.link.up());
+  // An RR on an up link: up, no change.
+  const auto rr = feed(Side::Pbx, {0x00, 0x01, 0x01, 0x01});
+  EXPECT_EQ(rr.use, FrameUse::LinkControl);
+  EXPECT_EQ(rr.shows_up, std::optional<bool>(true));
+  EXPECT_FALSE(rr.link_changed);
+  feed(Side::Pbx, disc);
+  EXPECT_TRUE(feed.link.up());
+  const auto down = feed(Side::Carrier, ua);
+  EXPECT_EQ(down.shows_up, std::optional<bool>(false));
+  EXPECT_TRUE(down.link_changed);
+  EXPECT_FALSE(feed.link.up());
+  // Mid-session: an I-frame shows the link up.
+  const auto i = feed(Side::Pbx, iframe(3, kSetup));
+  EXPECT_EQ(i.shows_up, std::optional<bool>(true));
+  EXPECT_TRUE(i.link_changed);
+  // DM: down.
+  const auto refused = feed(Side::Carrier, dm);
+  EXPECT_EQ(refused.shows_up, std::optional<bool>(false));
+  EXPECT_TRUE(refused.link_changed);
+  EXPECT_FALSE(feed.link.up());
+  // Layer 2 management (SAPI 63) says nothing about the call-control link.
+  const auto tei_mgmt = feed(Side::Pbx, {0xfc, 0xff, 0x03, 0x0f, 0x12, 0x34, 0x01, 0xff});
+  EXPECT_EQ(tei_mgmt.use, FrameUse::OtherSapi);
+  EXPECT_FALSE(tei_mgmt.shows_up.has_value());
+  EXPECT_EQ(feed.decoder_calls, 1);
+}
+
+TEST(PassiveLink, LinkResetMakesTheFirstMessageNewAgain) {
+  LinkFeed feed;
+  const Bytes restart = {0x08, 0x02, 0x00, 0x00, 0x46, 0x79, 0x01, 0x87};
+  EXPECT_TRUE(feed(Side::Pbx, iframe(0, restart)).delivered);
+  EXPECT_EQ(feed(Side::Pbx, iframe(0, restart)).use, FrameUse::Retransmission);
+  // DISC, then SABME: both ends restart at N(S) 0 and send the same RESTART again.
+  EXPECT_EQ(feed(Side::Carrier, {0x02, 0x01, 0x53}).use, FrameUse::LinkControl);
+  EXPECT_TRUE(feed(Side::Pbx, iframe(0, restart)).delivered);
+  EXPECT_EQ(feed(Side::Carrier, {0x02, 0x01, 0x7f}).use, FrameUse::LinkControl);
+  EXPECT_TRUE(feed(Side::Pbx, iframe(0, restart)).delivered);
+  EXPECT_EQ(feed.decoder_calls, 3);
+}
+
+TEST(PassiveLink, MalformedFramesSayWhy) {
+  LinkFeed feed;
+  const auto short_frame = feed(Side::Pbx, {0x00, 0x01});
+  EXPECT_EQ(short_frame.use, FrameUse::Malformed);
+  EXPECT_EQ(short_frame.error, ParseError::TooShort);
+  EXPECT_EQ(feed(Side::Pbx, {0x01, 0x01, 0x03}).error, ParseError::BadAddressEa);
+  EXPECT_EQ(feed(Side::Pbx, {0x00, 0x01, 0x0d, 0x00}).error, ParseError::BadControl);
+  EXPECT_FALSE(feed(Side::Pbx, {0x00, 0x01}).shows_up.has_value());
+  EXPECT_FALSE(feed.link.up());
+  EXPECT_EQ(feed.decoder_calls, 0);
+  // UI on SAPI 0 is a payload (no sequence number, so never a retransmission).
+  const Bytes ui = {0x00, 0x01, 0x03, 0x08, 0x01, 0x01, 0x05};
+  EXPECT_EQ(feed(Side::Pbx, ui).use, FrameUse::Payload);
+  EXPECT_EQ(feed(Side::Pbx, ui).use, FrameUse::Payload);
+  EXPECT_EQ(feed.decoder_calls, 2);
 }
 
 }  // namespace
