@@ -102,7 +102,21 @@ class Detector {
   virtual void on_line_event(const hal::LineEvent&, Context&) {}
 };
 
+// Every detector, in the order they see each event (the order their notices come in).
 std::vector<std::unique_ptr<Detector>> make_detectors();
+
+// One file per detector, rules/detectors/<name>.cpp, as Zeek keeps one policy script per kind
+// of notice; each file's factory is listed here and called by make_detectors().
+std::unique_ptr<Detector> make_destination_detector();    // international, premium, after hours
+std::unique_ptr<Detector> make_concurrency_detector();    // calls up at once per class and span
+std::unique_ptr<Detector> make_call_rate_detector();      // call rate per source and prefix
+std::unique_ptr<Detector> make_minutes_detector();        // daily minutes per class and source
+std::unique_ptr<Detector> make_remote_access_detector();  // code guessing, short-call bursts
+std::unique_ptr<Detector> make_redial_detector();         // through-dialing, trunk to trunk
+std::unique_ptr<Detector> make_call_forward_detector();   // call-forward abuse
+std::unique_ptr<Detector> make_wangiri_detector();        // calling back a one-ring number
+std::unique_ptr<Detector> make_fax_modem_detector();      // fax or modem on a voice-only line
+std::unique_ptr<Detector> make_span_down_detector();      // span alarm, D-channel down
 
 // Text helpers shared with the engine.
 std::string describe_call(const calls::CallRecord& r);
