@@ -1,3 +1,5 @@
+#include <unordered_map>
+
 #include "rules/detectors/common.hpp"
 
 namespace tw::rules::detail {
@@ -35,6 +37,7 @@ class ConcurrencyDetector final : public Detector {
     }
   }
   void on_end(CallState& c, Context& ctx) override {
+    if (!c.outbound()) return;  // only outbound calls are counted
     const auto& cfg = ctx.config().detectors.concurrency;
     if (auto it = span_of_.find(c.key); it != span_of_.end()) {
       const int n = --span_count_[it->second];
@@ -64,9 +67,10 @@ class ConcurrencyDetector final : public Detector {
     d.call = &c;
     ctx.raise(std::move(d));
   }
-  std::map<CallKey, int> span_of_;
+  // Per outbound call up (hashed: an end looks them up, never walks them).
+  std::unordered_map<CallKey, int, CallKeyHash> span_of_;
   std::map<int, int> span_count_;
-  std::map<CallKey, std::vector<NumberClass>> classes_of_;
+  std::unordered_map<CallKey, std::vector<NumberClass>, CallKeyHash> classes_of_;
   std::map<NumberClass, int> class_count_;
   LevelTracker levels_;
 };

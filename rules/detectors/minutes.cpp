@@ -19,7 +19,8 @@ class MinutesDetector final : public Detector {
   void on_update(CallState& c, Context&) override { note_running(c); }
 
   void on_end(CallState& c, Context& ctx) override {
-    running_.erase(c.key);
+    // Only answered outbound calls are noted running: others cost no lookup.
+    if (c.outbound() && c.record.answer) running_.erase(c.key);
     if (!c.outbound() || !c.record.answer || !c.record.end || c.far.is(NumberClass::Emergency))
       return;
     const Config& cfg = ctx.config();

@@ -71,10 +71,18 @@ class RedialDetector final : public Detector {
       forget_unless_kept(c.key, ctx);
       return;
     }
+    // The ended_riders_ lists of the inbound legs it rode on that are still up: one lookup
+    // per leg tells up (ended_riders_) from ended (recent_), a leg is never in both.
+    std::vector<std::vector<RiderEnd>*> up_lists;
     if (c.outbound()) {
       // The inbound legs it rode on that ended already are kept, if at all, in recent_
       // (those still up are in ended_riders_ and pair when they end).
+      up_lists.reserve(c.inbound_up.size());
       for (const CallKey& k : c.inbound_up) {
+        if (const auto up = ended_riders_.find(k); up != ended_riders_.end()) {
+          up_lists.push_back(&up->second);
+          continue;
+        }
         const auto r = recent_.find(k);
         if (r == recent_.end()) continue;
         const CallState& in = r->second.state;
@@ -119,10 +127,8 @@ class RedialDetector final : public Detector {
     r.state.ended = true;
     r.seq = next_seq_++;
     by_end_.emplace(*c.record.end, c.key);
-    for (const CallKey& k : c.inbound_up) {
-      const auto up = ended_riders_.find(k);
-      if (up == ended_riders_.end()) continue;  // ended already: paired above if at all
-      std::vector<RiderEnd>& ends = up->second;
+    for (std::vector<RiderEnd>* up : up_lists) {  // ended already: paired above if at all
+      std::vector<RiderEnd>& ends = *up;
       ends.push_back({*c.record.end, r.seq, c.key});
       if (ends.size() > kMaxRidersPerInbound) {
         ends.erase(ends.begin());
