@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rules/detectors.hpp"
 
@@ -77,29 +78,43 @@ class LevelTracker {
   std::map<std::string, Severity> last_;
 };
 
-// Event times per key in a sliding window of source time.
+// Event times per key in a sliding window of source time. A key's times sit in a vector read
+// from `head` (dropped times are skipped, and cut off once they are half of it): a key seen
+// once (most calling numbers) costs one small allocation, where a deque costs a 512-byte
+// block, and a flood on one key still costs O(1) per event.
 class WindowCounter {
  public:
   std::size_t add(const std::string& key, Timestamp t, double window_s, std::size_t n = 1) {
-    auto& q = events_[key];
-    for (std::size_t i = 0; i < n; ++i) q.push_back(t);
+    Times& q = events_[key];
+    for (std::size_t i = 0; i < n; ++i) q.times.push_back(t);
     drop_old(q, t, window_s);
     return q.size();
   }
   void prune(Timestamp now, double window_s) {
     for (auto it = events_.begin(); it != events_.end();) {
       drop_old(it->second, now, window_s);
-      it = it->second.empty() ? events_.erase(it) : std::next(it);
+      it = it->second.size() == 0 ? events_.erase(it) : std::next(it);
     }
   }
   bool has(const std::string& key) const { return events_.count(key) > 0; }
 
  private:
-  static void drop_old(std::deque<Timestamp>& q, Timestamp now, double window_s) {
+  struct Times {
+    std::vector<Timestamp> times;
+    std::size_t head = 0;  // times before it are out of the window
+    std::size_t size() const { return times.size() - head; }
+  };
+  static void drop_old(Times& q, Timestamp now, double window_s) {
     const auto limit = micros(window_s);
-    while (!q.empty() && now - q.front() > limit) q.pop_front();
+    while (q.head < q.times.size() && now - q.times[q.head] > limit) ++q.head;
+    if (q.head == q.times.size()) {
+      q.times.clear();
+      q.head = 0;
+    } else if (q.head >= 16 && q.head * 2 >= q.times.size()) {
+      q.times.erase(q.times.begin(), q.times.begin() + static_cast<std::ptrdiff_t>(q.head));
+      q.head = 0;
+    }
   }
-  std::map<std::string, std::deque<Timestamp>> events_;
+  std::map<std::string, Times> events_;
 };
-
 }  // namespace tw::rules::detail
