@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "monitor/calls/call_record.hpp"
@@ -61,6 +62,11 @@ struct CallState {
   std::uint64_t outbound_mark = 0;
 };
 
+// The calls up, by key. A hash map: a held call costs one or two cache lines to find, where a
+// tree of tens of thousands of calls costs a miss per level; nodes stay put, so detectors may
+// keep pointers to states until the call's end. Nothing walks it in key order.
+using ActiveCalls = std::unordered_map<CallKey, CallState, CallKeyHash>;
+
 // At most this many inbound legs are remembered as up at an outbound seizure (inbound_up):
 // the latest answered remote-access ones first, then the latest answered others. With fewer
 // answered inbound calls up, every one is (as the detectors were written for); a flood of
@@ -83,7 +89,7 @@ class Context {
   virtual ~Context() = default;
   virtual const Config& config() const = 0;
   virtual Timestamp now() const = 0;  // source time of the event being handled
-  virtual const std::map<CallKey, CallState>& active() const = 0;
+  virtual const ActiveCalls& active() const = 0;
   // The inbound calls up that have a start time, ordered by it.
   virtual const std::multimap<Timestamp, CallKey>& inbound_by_start() const = 0;
   virtual void raise(Detection d) = 0;
@@ -103,7 +109,22 @@ class Detector {
   virtual void on_decode_anomaly(const DecodeAnomaly&, Context&) {}
 };
 
+// Every detector, in the order they see each event (the order their notices come in).
 std::vector<std::unique_ptr<Detector>> make_detectors();
+
+// One file per detector, rules/detectors/<name>.cpp, as Zeek keeps one policy script per kind
+// of notice; each file's factory is listed here and called by make_detectors().
+std::unique_ptr<Detector> make_destination_detector();     // international, premium, after hours
+std::unique_ptr<Detector> make_concurrency_detector();     // calls up at once per class and span
+std::unique_ptr<Detector> make_call_rate_detector();       // call rate per source and prefix
+std::unique_ptr<Detector> make_minutes_detector();         // daily minutes per class and source
+std::unique_ptr<Detector> make_remote_access_detector();   // code guessing, short-call bursts
+std::unique_ptr<Detector> make_redial_detector();          // through-dialing, trunk to trunk
+std::unique_ptr<Detector> make_call_forward_detector();    // call-forward abuse
+std::unique_ptr<Detector> make_wangiri_detector();         // calling back a one-ring number
+std::unique_ptr<Detector> make_fax_modem_detector();       // fax or modem on a voice-only line
+std::unique_ptr<Detector> make_span_down_detector();       // span alarm, D-channel down
+std::unique_ptr<Detector> make_decode_anomaly_detector();  // bursts of undecodable frames
 
 // Text helpers shared with the engine.
 std::string describe_call(const calls::CallRecord& r);

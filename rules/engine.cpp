@@ -169,13 +169,15 @@ void Engine::on_call_event(const calls::CallEvent& e) {
   advance(e.time);
   release_held(now_, false);
   const calls::CallRecord& r = *e.call;
+  const detail::CallState* up = nullptr;  // the call, for the masking below
   switch (e.type) {
     case calls::CallEventType::Started: {
-      start_call(r, e.time);
+      up = &start_call(r, e.time);
       break;
     }
     case calls::CallEventType::Answered: {
       detail::CallState& c = start_call(r, e.time);
+      up = &c;
       update_call(c, r);
       note_answer(c);
       destination(c);
@@ -184,6 +186,7 @@ void Engine::on_call_event(const calls::CallEvent& e) {
     }
     case calls::CallEventType::Inband: {
       detail::CallState& c = start_call(r, e.time);
+      up = &c;
       update_call(c, r);
       note_answer(c);
       for (auto& d : detectors_) d->on_update(c, *this);
@@ -210,8 +213,7 @@ void Engine::on_call_event(const calls::CallEvent& e) {
       return;
     }
   }
-  auto it = active_.find(detail::key_of(r));
-  if (it != active_.end() && it->second.remote_access && config_->notices.mask_digits) {
+  if (up && up->remote_access && config_->notices.mask_digits) {
     calls::CallRecord masked = r;
     mask_record(masked);
     forward(e.type, e.time, masked);
@@ -274,8 +276,11 @@ void Engine::mark(const detail::CallKey& key, Category category) {
     return;
   }
   // Ended already and waiting in the hold queue: the first held record of that call.
-  if (auto hit = held_index_.lower_bound(key); hit != held_index_.end() && hit->first == key) {
-    Held& h = held_[static_cast<std::size_t>(hit->second - held_.front().seq)];
+  auto [lo, hi] = held_index_.equal_range(key);
+  if (lo != hi) {
+    std::uint64_t first = lo->second;
+    for (auto it = lo; it != hi; ++it) first = std::min(first, it->second);
+    Held& h = held_[static_cast<std::size_t>(first - held_.front().seq)];
     const std::string name(to_string(category));
     if (std::find(h.record.alerts.begin(), h.record.alerts.end(), name) == h.record.alerts.end())
       h.record.alerts.push_back(name);

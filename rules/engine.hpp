@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 
 #include "monitor/calls/call_record.hpp"
 #include "rules/actions/exec_hook.hpp"
@@ -98,7 +99,7 @@ class Engine final : public calls::CallEventSink, private detail::Context {
  private:
   // detail::Context
   Timestamp now() const override { return now_; }
-  const std::map<detail::CallKey, detail::CallState>& active() const override { return active_; }
+  const detail::ActiveCalls& active() const override { return active_; }
   const std::multimap<Timestamp, detail::CallKey>& inbound_by_start() const override {
     return inbound_by_start_;
   }
@@ -123,7 +124,7 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   calls::CallEventSink* downstream_;
   EngineOptions options_;
   std::vector<std::unique_ptr<detail::Detector>> detectors_;
-  std::map<detail::CallKey, detail::CallState> active_;
+  detail::ActiveCalls active_;
   // Indexes over active_, so that no event walks every call up.
   std::multimap<Timestamp, detail::CallKey> inbound_by_start_;
   // Answered inbound calls up, by answer order: remote-access ones and the others.
@@ -139,7 +140,8 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   };
   std::deque<Held> held_;
   std::uint64_t held_seq_ = 0;  // of the next Held
-  std::multimap<detail::CallKey, std::uint64_t> held_index_;
+  // The held records by call key (hashed: looked up at every end and notice).
+  std::unordered_multimap<detail::CallKey, std::uint64_t, detail::CallKeyHash> held_index_;
   Suppressor suppressor_;
   DigestBuffer digest_;
   HookRunner hooks_;

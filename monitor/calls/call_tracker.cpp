@@ -72,7 +72,8 @@ void CallTracker::on_message(const q931::Message& m, hal::Side from, Timestamp t
   // The flag is 0 in messages sent by the side that allocated the call reference.
   const hal::Side originator = m.call_ref_flag ? hal::other(from) : from;
   const Key key = make_key(m.call_ref, originator);
-  auto it = calls_.find(key);
+  const auto found = index_.find(key);
+  CallIt it = found == index_.end() ? calls_.end() : found->second;
 
   if (m.type == q931::msg::kSetup) {
     if (m.call_ref_flag) return;  // a SETUP always comes from the allocating side
@@ -120,6 +121,7 @@ void CallTracker::on_message(const q931::Message& m, hal::Side from, Timestamp t
 CallTracker::CallIt CallTracker::open_call(Key key, const q931::Message& m, Timestamp time) {
   if (calls_.size() >= options_.max_open_calls) evict_nearest_timer();
   const CallIt it = calls_.try_emplace(key).first;
+  index_.insert_or_assign(key, it);
   Call& call = it->second;
   call.deadline = deadlines_.emplace(time + options_.setup_timeout, it);
   CallRecord& r = call.record;
@@ -380,6 +382,7 @@ void CallTracker::finish(CallIt it, Timestamp time, EndReason reason) {
       call.had_audio && call.last_keyed && *r.end - *call.last_keyed <= options_.keying_window;
   const Timestamp final_at = keying ? *r.end + options_.inband_grace : time;
   ending_.push_back(Ending{std::move(call), time, final_at});
+  index_.erase(it->first);
   calls_.erase(it);
   emit_final(time);
 }

@@ -173,6 +173,9 @@ class CallTracker {
   CallEventSink& sink_;
   TrackerOptions options_;
   Calls calls_;
+  // calls_ by key, hashed: each message finds its call with a cache miss or two, where the
+  // tree costs one per level (calls_ stays, for the key order walks and records rely on).
+  std::unordered_map<Key, CallIt> index_;
   Deadlines deadlines_;
   std::vector<ChannelCalls> channels_;
   std::deque<Ending> ending_;       // in the order the calls ended

@@ -1,10 +1,11 @@
-// decode_anomaly_burst (see decode_anomaly.hpp).
-#include "rules/detectors/decode_anomaly.hpp"
-
+// decode_anomaly_burst: a span whose D-channel suddenly sends a burst of frames the decoder
+// cannot take (Zeek's "weird" log, turned into one notice per burst; docs/rules.md).
 #include <chrono>
 #include <deque>
 #include <map>
 #include <string>
+
+#include "rules/detectors.hpp"
 
 namespace tw::rules::detail {
 
