@@ -146,9 +146,28 @@ bool Reader::fail(std::string what) {
   return false;
 }
 
+std::size_t Reader::read(std::uint8_t* to, std::size_t n) {
+  std::size_t got = 0;
+  while (got < n) {
+    if (chunk_pos_ == chunk_end_) {
+      chunk_.resize(kChunkBytes);
+      in_->read(reinterpret_cast<char*>(chunk_.data()), static_cast<std::streamsize>(kChunkBytes));
+      chunk_pos_ = 0;
+      chunk_end_ = static_cast<std::size_t>(in_->gcount());
+      if (chunk_end_ == 0) break;
+    }
+    const std::size_t take = std::min(n - got, chunk_end_ - chunk_pos_);
+    std::copy_n(chunk_.data() + chunk_pos_, take, to + got);
+    chunk_pos_ += take;
+    got += take;
+  }
+  return got;
+}
+
 std::string Reader::open(std::istream& in) {
   in_ = &in;
   offset_ = 0;
+  chunk_pos_ = chunk_end_ = 0;
   const Block b = read_block();
   if (b == Block::Error) return error_;
   if (b == Block::End || block_type_ != kSectionHeader)
@@ -184,10 +203,6 @@ ReadStatus Reader::next(Packet& out) {
 Reader::Block Reader::read_block() {
   if (!error_.empty()) return Block::Error;
   std::array<std::uint8_t, 12> head{};
-  auto read = [this](std::uint8_t* to, std::size_t n) {
-    in_->read(reinterpret_cast<char*>(to), static_cast<std::streamsize>(n));
-    return static_cast<std::size_t>(in_->gcount());
-  };
   auto truncated = [this](std::size_t have) {
     fail("truncated: the file ends inside this block (" + std::to_string(have) +
          " bytes of it are there)");

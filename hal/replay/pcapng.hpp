@@ -91,8 +91,15 @@ class Reader {
   bool read_options(std::span<const std::uint8_t> options,
                     std::span<const OptionKind<Target>> kinds, Target& target);
   bool fail(std::string what);
+  // Up to `n` bytes of the file into `to` through chunk_ (one stream read per kChunkBytes,
+  // not two per block); how many there were.
+  std::size_t read(std::uint8_t* to, std::size_t n);
+  static constexpr std::size_t kChunkBytes = 256 * 1024;
 
   std::istream* in_ = nullptr;
+  std::vector<std::uint8_t> chunk_;
+  std::size_t chunk_pos_ = 0;  // next unread byte of chunk_
+  std::size_t chunk_end_ = 0;  // bytes of chunk_ read from the file
   bool big_endian_ = false;
   std::uint64_t offset_ = 0;  // of the block being read
   std::uint32_t block_type_ = 0;
