@@ -22,7 +22,6 @@
 #include <boost/log/utility/exception_handler.hpp>
 #include <boost/log/utility/manipulators/add_value.hpp>
 #include <boost/log/utility/setup/common_attributes.hpp>
-#include <boost/log/utility/setup/console.hpp>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -122,6 +121,23 @@ boost::shared_ptr<SyslogBackend> udp_backend(const boost::asio::ip::address& add
   backend->set_severity_mapper(severity_mapping());
   return backend;
 }
+
+// Standard error, each message and its newline in one write: std::clog goes to the C stream
+// stderr, which is unbuffered, so the console backend's message-then-newline costs two
+// write(2) calls and lets another writer's bytes in between.
+class StderrBackend final
+    : public sinks::basic_formatted_sink_backend<char, sinks::synchronized_feeding> {
+ public:
+  void consume(const logging::record_view&, const std::string& formatted) {
+    line_.assign(formatted);
+    line_ += '\n';
+    std::clog.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    std::clog.flush();
+  }
+
+ private:
+  std::string line_;  // reused: no allocation per message
+};
 
 // A syslog server given by name: the name is resolved on a thread of its own (getaddrinfo
 // blocks, and a name server that is down must neither stop the daemon from starting nor stall
@@ -338,12 +354,13 @@ std::string init(const Options& options) {
     case Target::Journal:
       core->add_sink(boost::make_shared<sinks::synchronous_sink<JournalBackend>>());
       break;
-    case Target::Stderr:
-      logging::add_console_log(
-          std::clog,
-          logging::keywords::format = (expr::stream << "trunkwatch: " << logging::trivial::severity
-                                                    << ": " << expr::smessage));
+    case Target::Stderr: {
+      auto sink = boost::make_shared<sinks::synchronous_sink<StderrBackend>>();
+      sink->set_formatter(expr::stream << "trunkwatch: " << logging::trivial::severity << ": "
+                                       << expr::smessage);
+      core->add_sink(sink);
       break;
+    }
   }
   return "";
 }

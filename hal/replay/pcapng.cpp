@@ -146,9 +146,28 @@ bool Reader::fail(std::string what) {
   return false;
 }
 
+std::size_t Reader::fill(std::size_t n) {
+  if (chunk_end_ - chunk_pos_ < n) {
+    std::copy(chunk_.begin() + static_cast<std::ptrdiff_t>(chunk_pos_),
+              chunk_.begin() + static_cast<std::ptrdiff_t>(chunk_end_), chunk_.begin());
+    chunk_end_ -= chunk_pos_;
+    chunk_pos_ = 0;
+    if (chunk_.size() < std::max(n, kChunkBytes)) chunk_.resize(std::max(n, kChunkBytes));
+    while (chunk_end_ < n) {
+      in_->read(reinterpret_cast<char*>(chunk_.data() + chunk_end_),
+                static_cast<std::streamsize>(chunk_.size() - chunk_end_));
+      const auto got = static_cast<std::size_t>(in_->gcount());
+      if (got == 0) break;
+      chunk_end_ += got;
+    }
+  }
+  return std::min(n, chunk_end_ - chunk_pos_);
+}
+
 std::string Reader::open(std::istream& in) {
   in_ = &in;
   offset_ = 0;
+  chunk_pos_ = chunk_end_ = 0;
   const Block b = read_block();
   if (b == Block::Error) return error_;
   if (b == Block::End || block_type_ != kSectionHeader)
@@ -183,55 +202,52 @@ ReadStatus Reader::next(Packet& out) {
 
 Reader::Block Reader::read_block() {
   if (!error_.empty()) return Block::Error;
-  std::array<std::uint8_t, 12> head{};
-  auto read = [this](std::uint8_t* to, std::size_t n) {
-    in_->read(reinterpret_cast<char*>(to), static_cast<std::streamsize>(n));
-    return static_cast<std::size_t>(in_->gcount());
-  };
   auto truncated = [this](std::size_t have) {
     fail("truncated: the file ends inside this block (" + std::to_string(have) +
          " bytes of it are there)");
     return Block::Error;
   };
-  const std::size_t got = read(head.data(), 8);
+  // The block is parsed where it lies in chunk_ (no copy); a packet's data points there until
+  // the next block is read.
+  const std::size_t got = fill(8);
   if (got == 0) return Block::End;
   if (got < 8) return truncated(got);
   std::size_t have = 8;
   // The section header's type reads the same in both byte orders; its byte-order magic says
   // how to read the rest of the section.
   static constexpr std::array<std::uint8_t, 4> kShbType = {0x0A, 0x0D, 0x0D, 0x0A};
-  if (std::equal(kShbType.begin(), kShbType.end(), head.begin())) {
-    if (const std::size_t m = read(head.data() + 8, 4); m < 4) return truncated(8 + m);
+  if (std::equal(kShbType.begin(), kShbType.end(), chunk_.data() + chunk_pos_)) {
+    if (const std::size_t m = fill(12); m < 12) return truncated(m);
     have = 12;
+    const std::uint8_t* magic = chunk_.data() + chunk_pos_ + 8;
     static constexpr std::array<std::uint8_t, 4> kLittle = {0x4D, 0x3C, 0x2B, 0x1A};
     static constexpr std::array<std::uint8_t, 4> kBig = {0x1A, 0x2B, 0x3C, 0x4D};
-    if (std::equal(kLittle.begin(), kLittle.end(), head.begin() + 8))
+    if (std::equal(kLittle.begin(), kLittle.end(), magic))
       big_endian_ = false;
-    else if (std::equal(kBig.begin(), kBig.end(), head.begin() + 8))
+    else if (std::equal(kBig.begin(), kBig.end(), magic))
       big_endian_ = true;
     else
       return fail("section header with an unknown byte-order magic"), Block::Error;
   }
-  block_type_ = u32(head.data());
-  const std::uint32_t length = u32(head.data() + 4);
+  block_type_ = u32(chunk_.data() + chunk_pos_);
+  const std::uint32_t length = u32(chunk_.data() + chunk_pos_ + 4);
   if (length < 12 || length % 4 != 0 || length > kMaxBlockLength || length < have)
     return fail("block length " + std::to_string(length) +
                 " (must be a multiple of 4, at least 12 and at most " +
                 std::to_string(kMaxBlockLength) + ")"),
            Block::Error;
-  buf_.resize(length);
-  std::copy_n(head.begin(), have, buf_.begin());
-  if (const std::size_t rest = read(buf_.data() + have, length - have); rest < length - have)
-    return truncated(have + rest);
+  if (const std::size_t all = fill(length); all < length) return truncated(all);
+  const std::uint8_t* block = chunk_.data() + chunk_pos_;
+  chunk_pos_ += length;
   const std::uint64_t start = offset_;
   offset_ += length;
-  if (const std::uint32_t trailer = u32(buf_.data() + length - 4); trailer != length) {
+  if (const std::uint32_t trailer = u32(block + length - 4); trailer != length) {
     offset_ = start;
     return fail("block length " + std::to_string(length) + " at its start but " +
                 std::to_string(trailer) + " at its end"),
            Block::Error;
   }
-  const std::span<const std::uint8_t> body(buf_.data() + 8, length - 12);
+  const std::span<const std::uint8_t> body(block + 8, length - 12);
   for (const BlockKind& kind : kBlocks) {
     if (kind.type != block_type_) continue;
     if (body.size() < kind.min_body) {

@@ -91,12 +91,19 @@ class Reader {
   bool read_options(std::span<const std::uint8_t> options,
                     std::span<const OptionKind<Target>> kinds, Target& target);
   bool fail(std::string what);
+  // Makes the next `n` bytes of the file lie together in chunk_ from chunk_pos_ (reading
+  // kChunkBytes at a time, more for a larger block); how many of them there are (fewer at
+  // the end of the file).
+  std::size_t fill(std::size_t n);
+  static constexpr std::size_t kChunkBytes = 256 * 1024;
 
   std::istream* in_ = nullptr;
+  std::vector<std::uint8_t> chunk_;
+  std::size_t chunk_pos_ = 0;  // next unread byte of chunk_
+  std::size_t chunk_end_ = 0;  // bytes of chunk_ read from the file
   bool big_endian_ = false;
   std::uint64_t offset_ = 0;  // of the block being read
   std::uint32_t block_type_ = 0;
-  std::vector<std::uint8_t> buf_;
   std::vector<Interface> interfaces_;
   Packet packet_{};
   std::string error_;

@@ -24,7 +24,8 @@ class OutputStream {
   // Nothing to do on standard output. An error message or "".
   std::string reopen();
 
-  // The stream once open() succeeded.
+  // The stream once open() succeeded. A file's stream is unbuffered: write whole lines
+  // (store::LineWriter), not pieces.
   std::ostream& stream() { return *out_; }
   bool is_open() const { return out_ != nullptr; }
   bool is_stdout() const { return is_open() && !file_.is_open(); }

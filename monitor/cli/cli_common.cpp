@@ -21,8 +21,11 @@ void RecordOutputs::add_options(CLI::App& cmd) {
 std::string RecordOutputs::open(CallEventFanout& fanout) {
   if (!json_path.empty()) {
     if (auto err = json_out_.open(json_path); !err.empty()) return err;
+    // Standard output stays a line at a time: notices may share it, in order.
     json_ = std::make_unique<store::JsonLinesStore>(
-        json_out_.stream(), json_out_.is_stdout() ? "standard output" : json_path);
+        json_out_.stream(), json_out_.is_stdout() ? "standard output" : json_path,
+        batch_json && !json_out_.is_stdout() ? store::LineWriter::Mode::Batch
+                                             : store::LineWriter::Mode::EachLine);
     fanout.add(*json_);
   }
   if (!db_path.empty()) {
@@ -31,6 +34,10 @@ std::string RecordOutputs::open(CallEventFanout& fanout) {
     fanout.add(*db_);
   }
   return {};
+}
+
+void RecordOutputs::flush() {
+  if (json_) json_->flush();
 }
 
 namespace {
@@ -145,7 +152,8 @@ std::string BatchMonitor::finish() {
   return out.str();
 }
 
-int BatchMonitor::check_outputs(std::string_view command, const RecordOutputs& records) const {
+int BatchMonitor::check_outputs(std::string_view command, RecordOutputs& records) const {
+  records.flush();
   std::vector<std::string> lost = records.failures();
   if (const store::LineWriter* lines = notices_.json_lines(); lines && lines->failed())
     lost.push_back(lost_line(

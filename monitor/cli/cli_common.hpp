@@ -19,10 +19,15 @@ namespace tw::cli {
 struct RecordOutputs {
   std::string json_path;
   std::string db_path;
+  // JSON records to a file go out in batches (store::LineWriter::Mode::Batch) rather than
+  // one write per record; BatchMonitor::check_outputs writes what is held.
+  bool batch_json = false;
 
   void add_options(CLI::App& cmd);
   // Opens the outputs and adds them to `fanout`; returns an error message or "".
   std::string open(CallEventFanout& fanout);
+  // Writes the records held (batch_json); failures() then counts them.
+  void flush();
   // After the run, one line per output that lost records: "263 of 300 call records not
   // written to F: File too large". Empty when every record got everywhere.
   std::vector<std::string> failures() const;
@@ -72,9 +77,9 @@ class BatchMonitor {
   // returns "notices 3 (through_dial 2, high_risk_destination 1)" plus a note on mail left
   // in the spool.
   std::string finish();
-  // After finish(): says on standard error how many records and notices each output lost;
-  // kExitFailure when any did, else kExitOk.
-  int check_outputs(std::string_view command, const RecordOutputs& records) const;
+  // After finish(): writes the records still held, then says on standard error how many
+  // records and notices each output lost; kExitFailure when any did, else kExitOk.
+  int check_outputs(std::string_view command, RecordOutputs& records) const;
 
  private:
   std::shared_ptr<const rules::Config> config_;

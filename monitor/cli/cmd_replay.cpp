@@ -23,6 +23,8 @@ struct ReplayArgs {
 
 int run_replay(ReplayArgs& a) {
   init_cli_logging(a.log_level);
+  // Paced like the capture, records go out as each call ends; else in batches.
+  a.outputs.batch_json = !a.realtime;
   BatchMonitor monitor;
   if (const int rc = monitor.load_policy("replay", a.alerts); rc != kExitOk) return rc;
   hal::ReplayOptions ro{.path = a.file, .realtime = a.realtime, .pbx_role = std::nullopt};

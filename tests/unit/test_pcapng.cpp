@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -107,6 +108,44 @@ TEST(Pcapng, WriterKeepsEachSpanAsAnInterfaceWithDirectionAndTime) {
   EXPECT_EQ(raw.interfaces()[0].linktype, hal::kLinktypeLinuxLapd);
   EXPECT_NE(raw.interfaces()[1].description.find("span 1"), std::string::npos);
   EXPECT_NE(raw.interfaces()[1].description.find("network side"), std::string::npos);
+}
+
+// The reader takes the file in chunks and reads each block where it lies: blocks that cross a
+// chunk's end and a block larger than a chunk come back whole, byte for byte.
+TEST(Pcapng, BlocksAcrossAndLargerThanTheReadChunkComeBackWhole) {
+  hal::pcapng::Writer w;
+  w.section_header("test");
+  w.interface(hal::kLinktypeLinuxLapd, "span1", "");
+  std::vector<std::vector<std::uint8_t>> sent;
+  for (std::size_t i = 0; i < 12000; ++i) {
+    // 1..397 bytes, then one of 600 KiB (larger than the chunk) in the middle.
+    const std::size_t size = i == 6000 ? 600 * 1024 : 1 + (i * 7919) % 397;
+    std::vector<std::uint8_t> data(size);
+    for (std::size_t k = 0; k < size; ++k) data[k] = static_cast<std::uint8_t>(i * 31 + k);
+    w.enhanced_packet(0, 1'000'000 + i, 0, data);
+    sent.push_back(std::move(data));
+  }
+  const fs::path path = temp_path("chunks.pcapng");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(w.bytes().data()),
+              static_cast<std::streamsize>(w.bytes().size()));
+  }
+  ASSERT_GT(fs::file_size(path), 3u << 20);
+  std::ifstream in(path, std::ios::binary);
+  hal::pcapng::Reader reader;
+  ASSERT_EQ(reader.open(in), "");
+  hal::pcapng::Packet p;
+  std::size_t i = 0;
+  while (reader.next(p) == hal::pcapng::ReadStatus::Packet) {
+    ASSERT_LT(i, sent.size());
+    ASSERT_TRUE(std::equal(p.data.begin(), p.data.end(), sent[i].begin(), sent[i].end()))
+        << "packet " << i << " of " << sent[i].size() << " bytes";
+    EXPECT_EQ(p.time_us, static_cast<std::int64_t>(1'000'000 + i));
+    ++i;
+  }
+  EXPECT_EQ(reader.error(), "");
+  EXPECT_EQ(i, sent.size());
 }
 
 TEST(Pcapng, ClassicPcapHoldsTimesTo2106AndRefusesLater) {

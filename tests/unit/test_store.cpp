@@ -4,8 +4,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <random>
 #include <sstream>
 
 #include "monitor/store/json_store.hpp"
@@ -211,6 +215,215 @@ TEST(JsonLines, NeverThrowsOnBytesThatAreNotUtf8) {
   nlohmann::json parsed;
   EXPECT_NO_THROW(parsed = nlohmann::json::parse(line));
   EXPECT_TRUE(parsed.is_object());
+}
+
+// The record writer writes each line directly; it must be byte for byte what nlohmann wrote
+// from to_json, for every field, every byte a string can hold, and odd numbers and times.
+TEST(JsonLines, DirectWriterIsByteForByteTheJsonObjectsDump) {
+  std::vector<CallRecord> records;
+  records.push_back(CallRecord{});  // every optional empty, empty strings, no inband
+  records.push_back(sample());
+  CallRecord full = sample();
+  full.partial = true;
+  full.dialing_complete = true;
+  full.numbers_truncated = true;
+  full.end_reason = calls::EndReason::ChannelReused;
+  full.cleared_by = hal::Side::Carrier;
+  full.cause_location = 10;
+  full.call_ref = 0xFFFF;
+  full.calling_presentation = 3;
+  full.calling_name = "Smith\\x07 \"J\"";
+  full.redirecting = "5550000";
+  full.connected = "5551234";
+  full.bearer = "3.1khz-audio";
+  full.keypad = "*12#";
+  full.switch_type = "ni2";
+  full.digits = "in:4711# out:0114420794600#";
+  full.digits_in = "4711#";
+  full.digits_out = "0114420794600#";
+  full.call_type = "modem";
+  full.alerts = {"after_hours", "high_risk_destination", ""};
+  full.second_dial_tone = t0 + 10s + 999ms;
+  for (const char digit : {'7', '#', '\0', '"', '\\', '\x1f', '\x7f', '\xff'}) {
+    calls::InbandEvent e;
+    e.time = t0 + 5s + 123us;
+    e.onset = e.time;
+    e.from = hal::Side::Pbx;
+    e.kind = digit == '#' ? calls::InbandEvent::Kind::Mf : calls::InbandEvent::Kind::Dtmf;
+    e.digit = digit;
+    e.level_dbm0 = -12.34f;
+    e.duration_ms = 79.6f;
+    full.inband.push_back(e);
+  }
+  calls::InbandEvent tone;
+  tone.kind = calls::InbandEvent::Kind::Tone;
+  tone.time = t0 + 11s;
+  tone.onset = t0 + 10s + 1ms;
+  tone.tone = "fax-cng";
+  full.inband.push_back(tone);
+  records.push_back(full);
+
+  // Numbers nlohmann writes in its own ways: whole ("60.0"), tiny, huge, negative, not finite.
+  for (const double d :
+       {0.0, -0.0, 1.0, 60.5, 0.001, 0.0004, 123456.789, 1e15, 1e16, 1e21, -3.25, 1e-7,
+        std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    CallRecord r = sample();
+    r.duration_s = d;
+    calls::InbandEvent e;
+    e.level_dbm0 = static_cast<float>(d);
+    e.duration_ms = static_cast<float>(d * 1000);
+    r.inband.push_back(e);
+    records.push_back(r);
+  }
+  // Times: the epoch, before it, a leap day, the last millisecond of a year, years that are
+  // not four digits.
+  for (const calls::Timestamp t :
+       {calls::Timestamp{}, calls::Timestamp{} - 1us, calls::Timestamp{} - 86400s * 365 * 30,
+        calls::Timestamp(std::chrono::sys_days(std::chrono::year{2028} / 2 / 29)) + 23h + 59min,
+        calls::Timestamp(std::chrono::sys_days(std::chrono::year{2026} / 12 / 31)) + 86399999ms,
+        calls::Timestamp(std::chrono::sys_days(std::chrono::year{12000} / 1 / 1)),
+        calls::Timestamp(std::chrono::sys_days(std::chrono::year{-5} / 3 / 1)) + 1ms}) {
+    CallRecord r = sample();
+    r.start = r.answer = r.end = r.second_dial_tone = t;
+    records.push_back(r);
+  }
+  // Every byte alone, then random byte strings (invalid UTF-8 included: nlohmann replaces it).
+  for (int b = 0; b < 256; ++b) {
+    CallRecord r = sample();
+    r.calling_name = std::string(1, static_cast<char>(b));
+    r.called = "a" + std::string(1, static_cast<char>(b)) + "z";
+    records.push_back(r);
+  }
+  std::mt19937 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    CallRecord r = sample();
+    for (std::string* s : {&r.calling, &r.calling_name, &r.connected, &r.keypad}) {
+      s->resize(rng() % 12);
+      for (char& c : *s) c = static_cast<char>(i % 2 ? rng() % 256 : 0x18 + rng() % 0x70);
+    }
+    records.push_back(r);
+  }
+
+  for (const CallRecord& r : records) {
+    std::string direct = "prefix";
+    append_json_line(direct, r);
+    ASSERT_EQ(direct, "prefix" + to_json_line(to_json(r)));
+  }
+}
+
+// A stream buffer that takes `room` bytes and then fails with ENOSPC, as a disk that fills.
+class FillingBuffer : public std::streambuf {
+ public:
+  explicit FillingBuffer(std::size_t room) : room_(room) {}
+  std::string got;
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    const auto take = std::min<std::streamsize>(n, static_cast<std::streamsize>(room_));
+    got.append(s, static_cast<std::size_t>(take));
+    room_ -= static_cast<std::size_t>(take);
+    if (take < n) errno = ENOSPC;
+    return take;
+  }
+  int_type overflow(int_type c) override {
+    if (room_ == 0) {
+      errno = ENOSPC;
+      return traits_type::eof();
+    }
+    got += traits_type::to_char_type(c);
+    --room_;
+    return c;
+  }
+
+ private:
+  std::size_t room_;
+};
+
+TEST(LineWriter, BatchHoldsLinesUntilFlushedOrFull) {
+  std::ostringstream out;
+  LineWriter w(out, LineWriter::Mode::Batch);
+  EXPECT_EQ(w.write("one"), "");
+  EXPECT_EQ(w.write_with([](std::string& b) { b += "two"; }), "");
+  EXPECT_EQ(out.str(), "");
+  EXPECT_EQ(w.held(), 2u);
+  EXPECT_EQ(w.written(), 0u);
+  EXPECT_EQ(w.flush(), "");
+  EXPECT_EQ(out.str(), "one\ntwo\n");
+  EXPECT_EQ(w.written(), 2u);
+  EXPECT_EQ(w.held(), 0u);
+
+  // A full batch goes out by itself.
+  const std::string line(999, 'x');
+  std::size_t lines = 0;
+  while (w.held() * 1000 + 1000 < LineWriter::kBatchBytes) {
+    w.write(line);
+    ++lines;
+  }
+  EXPECT_EQ(out.str().size(), 8u);
+  w.write(line);
+  EXPECT_EQ(out.str().size(), 8u + (lines + 1) * 1000);
+  EXPECT_EQ(w.written(), 2u + lines + 1);
+}
+
+TEST(LineWriter, EachLineGoesOutAtOnce) {
+  std::ostringstream out;
+  LineWriter w(out);
+  EXPECT_EQ(w.write("one"), "");
+  EXPECT_EQ(out.str(), "one\n");
+  EXPECT_EQ(w.written(), 1u);
+}
+
+// A batch that fits only in part: the lines that got there whole are written, the cut one and
+// those after it are lost, the same count as writing each alone would give.
+TEST(LineWriter, ABatchCutShortCountsTheWholeLinesThatGotThere) {
+  FillingBuffer buffer(25);
+  std::ostream out(&buffer);
+  LineWriter w(out, LineWriter::Mode::Batch);
+  for (const char* line : {"aaaaaaaaa", "bbbbbbbbb", "ccccccccc", "ddddddddd"}) w.write(line);
+  EXPECT_EQ(w.flush(), std::strerror(ENOSPC));
+  EXPECT_EQ(buffer.got, "aaaaaaaaa\nbbbbbbbbb\nccccc");
+  EXPECT_EQ(w.written(), 2u);
+  EXPECT_EQ(w.failed(), 2u);
+  EXPECT_EQ(w.last_failed(), 2u);
+  EXPECT_EQ(w.last_error(), std::strerror(ENOSPC));
+  // The next batch is tried, and fails whole.
+  w.write("eeeeeeeee");
+  EXPECT_EQ(w.flush(), std::strerror(ENOSPC));
+  EXPECT_EQ(w.written(), 2u);
+  EXPECT_EQ(w.failed(), 3u);
+  EXPECT_EQ(w.last_failed(), 1u);
+  EXPECT_EQ(w.flush(), "") << "nothing held";
+}
+
+// Through a real file opened as the commands open theirs: a batch reaches the file in one
+// piece and the counts match what is in it.
+TEST(LineWriter, BatchToAFileWritesEveryLine) {
+  const std::string path = temp_path("batch.jsonl");
+  std::vector<std::string> lines;
+  {
+    std::ofstream file;
+    file.rdbuf()->pubsetbuf(nullptr, 0);
+    file.open(path, std::ios::out | std::ios::trunc);
+    JsonLinesStore store(file, path, LineWriter::Mode::Batch);
+    for (int i = 0; i < 500; ++i) {
+      CallRecord r = sample();
+      r.call_ref = static_cast<std::uint16_t>(i);
+      store.on_call_event({calls::CallEventType::Ended, t0, &r});
+      lines.push_back(to_json_line(to_json(r)));
+    }
+    EXPECT_LT(std::filesystem::file_size(path), 500u * lines.front().size()) << "some held";
+    EXPECT_EQ(store.flush(), "");
+    EXPECT_EQ(store.lines().written(), 500u);
+    EXPECT_EQ(store.lines().failed(), 0u);
+  }
+  std::ifstream in(path);
+  std::string line;
+  std::size_t i = 0;
+  while (std::getline(in, line)) {
+    ASSERT_LT(i, lines.size());
+    EXPECT_EQ(line, lines[i++]);
+  }
+  EXPECT_EQ(i, 500u);
 }
 
 }  // namespace
