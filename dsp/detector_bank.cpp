@@ -20,22 +20,25 @@
 #include "dsp/spandsp_ptr.hpp"
 #include "dsp/state_pool.hpp"
 #include "dsp/tone_pair.hpp"
+#include "dsp/units/mf.hpp"
+#include "dsp/units/unit.hpp"
 
 namespace tw::dsp {
 
 using detail::AudioRing;
+using detail::ceil_to;
+using detail::floor_to;
+using detail::kCpAlign;
 using detail::kDtmfBlock;
+using detail::kMaxChunk;
+using detail::kMaxPreroll;
+using detail::kNever;
+using detail::kPiece;
 using detail::kScreenBlock;
+using detail::scratch;
 using detail::ScreenResult;
 
 namespace {
-
-// Working buffers a bank needs only inside one call: one per thread rather than one per bank
-// (a big box has 1,920 banks; these would be 18 KB of each).
-std::array<std::int16_t, AudioRing::kCapacity>& scratch() {
-  thread_local std::array<std::int16_t, AudioRing::kCapacity> buf;
-  return buf;
-}
 
 enum Unit : int {
   kDtmf,
@@ -60,14 +63,9 @@ constexpr bool is_fsk_unit(int u) {
   return u >= kV21Ch1 && u <= kB103Ch2;
 }
 
-constexpr int kMaxChunk = 1024;               // rx() splits longer input
-constexpr int kPiece = kScreenBlock;          // detectors are fed in pieces ending on 10 ms marks
-constexpr int kCpAlign = 128;                 // super_tone_rx's block
-constexpr int kMaxPreroll = 4800;             // keeps preroll + alignment + chunk inside the ring
 constexpr int kDtmfPreroll = 4 * kDtmfBlock;  // dtmf_rx remembers two blocks
 // ANS/ANS_PR timing counts "cycles" from the last quiet moment, up to 450 + 100 ms back.
 constexpr int kAnsPreroll = 4800;
-constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min() / 4;
 
 // Screen thresholds (shares of a 10 ms block's power; 1.0 = pure tone on the bin). They
 // are deliberately loose: a detector woken for nothing costs a little CPU, a detector
@@ -112,13 +110,6 @@ constexpr int kCpWin = 256;
 constexpr int kCpHop = 128;
 constexpr float kCpVerifyShare = 0.75F;
 constexpr int kCpVerifySamples = 1200;
-
-constexpr std::int64_t floor_to(std::int64_t v, std::int64_t a) {
-  return v / a * a;
-}
-constexpr std::int64_t ceil_to(std::int64_t v, std::int64_t a) {
-  return (v + a - 1) / a * a;
-}
 
 // Onsets (docs/dsp.md, "Onsets"): runs of screen blocks in which a tone held its bin(s).
 constexpr int kOnsetTolerated = 3;  // blocks a run may miss: a phase reversal, a click
@@ -256,24 +247,6 @@ struct Carrier {
   }
 };
 
-// Bell MF: SpanDSP's table (KP = '*', ST = '#', ST' = 'A', ST'' = 'B', ST''' = 'C').
-constexpr char kBellMfPositions[] = "1247C-358A--69*---0B----#";
-constexpr double kBellMfHz[6] = {700, 900, 1100, 1300, 1500, 1700};
-constexpr char kR2MfPositions[] = "1247B-358C--69D---0E----F";
-constexpr double kR2FwdHz[6] = {1380, 1500, 1620, 1740, 1860, 1980};
-constexpr double kR2BackHz[6] = {1140, 1020, 900, 780, 660, 540};
-
-bool mf_pair(const char* positions, const double* hz, char digit, double& lo, double& hi) {
-  for (int i = 0; i < 5; ++i)
-    for (int j = i + 1; j < 6; ++j)
-      if (positions[i * 5 + j - 1] == digit) {
-        lo = std::min(hz[i], hz[j]);
-        hi = std::max(hz[i], hz[j]);
-        return true;
-      }
-  return false;
-}
-
 ToneName tone_code_name(int code) {
   switch (code) {
     case MODEM_CONNECT_TONES_FAX_CNG:
@@ -332,12 +305,6 @@ struct ShortTone {
     spandsp_at = kNever;
     pending = false;
   }
-};
-
-struct MfCheck {
-  char digit = 0;
-  std::int64_t report = 0;  // where SpanDSP reported it
-  std::int64_t due = 0;     // measure once the ring holds this far
 };
 
 // The call-progress verifier's 32 ms Hann window: the same for every bank.
@@ -419,14 +386,8 @@ struct ChannelDetectorBank::Impl {
   std::array<int, 4> row_bin{}, col_bin{};
   int bin_cng = -1, bin_calling = -1, bin_ans = -1, bin_bell_ans = -1;
   std::vector<int> cp_bins;
-  detail::BellMfRxPtr bell;
-  detail::R2MfRxPtr r2;
-  detail::PairLimits mf_limits;
-  std::array<MfCheck, 8> mf_checks{};
-  int n_mf_checks = 0;
-  char last_mf_digit = 0;
-  std::int64_t last_mf_end = kNever;
-  std::int64_t mf_fed = 0;
+  detail::UnitHost host{ring, sink};
+  std::optional<detail::MfUnit> mf;  // not gated: fed every sample when enabled
   // Per fax/modem unit (kCng.. kB103Ch2): where its tone began.
   std::array<RunHistory<kToneOnsetRuns, ToneRun>, kB103Ch2 - kCng + 1> onsets{};
   RunHistory<kCpOnsetRuns, CpRun> cp_runs;  // steady call-progress tones, any frequency
@@ -516,15 +477,7 @@ struct ChannelDetectorBank::Impl {
     if (!carriers.empty()) acquire_state(carriers.front().unit);
     cp.reset(super_tone_rx_init(nullptr, plan.desc.get(), &cp_cb, &ctx[kCallProgress]));
     if (!cp) throw std::runtime_error("super_tone_rx_init failed");
-    if (cfg.bell_mf) {
-      bell.reset(bell_mf_rx_init(nullptr, &bell_cb, this));
-      mf_limits = detail::PairLimits{
-          0.04, 0.025, 8.0, 8.0, -32.0, 0.6, (cfg.mf_hold_ms > 0 ? cfg.mf_hold_ms : 50) * 8.0};
-    } else if (cfg.r2_mf) {
-      r2.reset(r2_mf_rx_init(nullptr, cfg.r2_forward ? 1 : 0, &r2_cb, this));
-      mf_limits = detail::PairLimits{
-          0.03, 0.02, 8.0, 8.0, -38.0, 0.6, (cfg.mf_hold_ms > 0 ? cfg.mf_hold_ms : 70) * 8.0};
-    }
+    if (cfg.bell_mf || cfg.r2_mf) mf.emplace(cfg, host);
   }
 
   void build_gates() {
@@ -706,15 +659,6 @@ struct ChannelDetectorBank::Impl {
     return (best - 1) * kCpHop + kCpWin >= kCpVerifySamples;
   }
 
-  static void bell_cb(void* user, const char* digits, int len) {
-    auto* b = static_cast<Impl*>(user);
-    for (int i = 0; i < len; ++i) b->mf_report(digits[i]);
-  }
-
-  static void r2_cb(void* user, int code, int /*level*/, int /*delay*/) {
-    if (code > 0) static_cast<Impl*>(user)->mf_report(static_cast<char>(code));
-  }
-
   // ---- per-stream state ---------------------------------------------------------------------
   void init_unit(int u, std::int64_t start) {
     auto su = static_cast<std::size_t>(u);
@@ -766,12 +710,11 @@ struct ChannelDetectorBank::Impl {
       if (g.awake) acquire_state(u);  // ungated: never parked
       init_unit(u, 0);
     }
-    if (bell) bell_mf_rx_init(bell.get(), &bell_cb, this);
-    if (r2) r2_mf_rx_init(r2.get(), cfg.r2_forward ? 1 : 0, &r2_cb, this);
-    n_mf_checks = 0;
-    last_mf_digit = 0;
-    last_mf_end = kNever;
-    mf_fed = 0;
+    if (mf) {
+      mf->reset();
+      mf->restart(0);
+      mf->gate().fed = 0;
+    }
     event_pos = 0;
   }
 
@@ -797,7 +740,7 @@ struct ChannelDetectorBank::Impl {
     }
     for (ShortTone& t : short_tones)
       if (t.pending && end >= t.due) report_short_tone(t, t.due);
-    if (bell || r2) feed_mf(end);
+    if (mf) feed_mf(end);
   }
 
   // ---- short answer tones -----------------------------------------------------------------
@@ -1151,71 +1094,20 @@ struct ChannelDetectorBank::Impl {
 
   // ---- MF (not gated: enabled only where MF signaling is expected) ---------------------
   void feed_mf(std::int64_t end) {
-    while (mf_fed < end) {
-      const std::int64_t piece_end = std::min(end, floor_to(mf_fed, kPiece) + kPiece);
-      const int n = static_cast<int>(piece_end - mf_fed);
-      ring.copy(mf_fed, std::span<std::int16_t>(piece.data(), static_cast<std::size_t>(n)));
-      event_pos = ceil_to(piece_end, kPiece);
-      if (bell) bell_mf_rx(bell.get(), piece.data(), n);
-      if (r2) r2_mf_rx(r2.get(), piece.data(), n);
-      mf_fed = piece_end;
+    detail::Gate& g = mf->gate();
+    while (g.fed < end) {
+      const std::int64_t piece_end = std::min(end, floor_to(g.fed, kPiece) + kPiece);
+      const int n = static_cast<int>(piece_end - g.fed);
+      ring.copy(g.fed, std::span<std::int16_t>(piece.data(), static_cast<std::size_t>(n)));
+      mf->feed(std::span<const std::int16_t>(piece.data(), static_cast<std::size_t>(n)), g.fed);
+      g.fed = piece_end;
     }
-    run_mf_checks(false);
-  }
-
-  void mf_report(char digit) {
-    if (digit == last_mf_digit && event_pos <= last_mf_end + 400) return;  // same tone
-    for (int i = 0; i < n_mf_checks; ++i)
-      if (mf_checks[static_cast<std::size_t>(i)].digit == digit) return;
-    if (n_mf_checks == static_cast<int>(mf_checks.size())) return;
-    // Measure once the hold time and some margin have passed, so the on-time is known.
-    mf_checks[static_cast<std::size_t>(n_mf_checks++)] = MfCheck{
-        digit, event_pos, event_pos + static_cast<std::int64_t>(mf_limits.min_on_samples) + 800};
-  }
-
-  void run_mf_checks(bool force) {
-    int j = 0;
-    for (int i = 0; i < n_mf_checks; ++i) {
-      const MfCheck& c = mf_checks[static_cast<std::size_t>(i)];
-      if (!force && c.due > ring.end()) {
-        mf_checks[static_cast<std::size_t>(j++)] = c;
-        continue;
-      }
-      check_mf(c);
-    }
-    n_mf_checks = j;
-  }
-
-  void check_mf(const MfCheck& c) {
-    double lo = 0, hi = 0;
-    bool known =
-        bell ? mf_pair(kBellMfPositions, kBellMfHz, c.digit, lo, hi)
-             : mf_pair(kR2MfPositions, cfg.r2_forward ? kR2FwdHz : kR2BackHz, c.digit, lo, hi);
-    if (!known) return;
-    std::int64_t from = std::max(c.report - 2400, ring.oldest());
-    std::int64_t to = ring.end();
-    std::span<std::int16_t> buf(scratch().data(), static_cast<std::size_t>(to - from));
-    ring.copy(from, buf);
-    // SpanDSP reports an MF digit a block or two into it; the tone goes on for an unknown time.
-    const detail::PairWindow where{std::max(from, c.report - 160), c.report, c.report - 1600, to};
-    detail::PairMeasurement m = detail::measure_pair(buf, from, where, lo, hi, mf_limits);
-    if (!m.ok) return;
-    Event e;
-    e.kind = EventKind::mf;
-    e.digit = c.digit;
-    e.t_s = m.start / kSampleRate;
-    e.onset_s = e.t_s;
-    e.duration_ms = static_cast<float>(m.on_samples / 8.0);
-    e.level_dbm0 = static_cast<float>(
-        10.0 * std::log10(std::pow(10.0, m.low_dbm0 / 10.0) + std::pow(10.0, m.high_dbm0 / 10.0)));
-    last_mf_digit = c.digit;
-    last_mf_end = static_cast<std::int64_t>(m.start + m.on_samples);
-    sink(e);
+    mf->run_checks();
   }
 
   void flush() {
     dtmf.flush();
-    run_mf_checks(true);
+    if (mf) mf->flush();
     // A tone still on, or ended within the settling time, when the stream stops.
     for (ShortTone& t : short_tones) {
       if (t.start >= 0) end_short_tone(t, ring.end());
