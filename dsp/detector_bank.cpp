@@ -27,6 +27,7 @@ using detail::Carrier;
 using detail::ceil_to;
 using detail::floor_to;
 using detail::Gate;
+using detail::kCarrierShare;  // an FSK carrier's band holds the block: its onset
 using detail::kDtmfBlock;
 using detail::kMaxChunk;
 using detail::kMaxPreroll;
@@ -67,7 +68,6 @@ constexpr float kFskMinor = 0.05F;
 constexpr float kDtmfShare = 0.3F;     // best row + best column
 constexpr float kDtmfMinTone = 0.02F;  // weaker tone (10 dB twist, 2.5 % off)
 constexpr float kDtmfMinToneDbm0 = -48.F;
-constexpr float kCarrierShare = 0.5F;  // an FSK carrier's band holds the block: its onset
 constexpr float kVoiceDbm0 = -45.F;
 constexpr float kPureShare = 0.6F;  // a block this tonal is not voice
 
@@ -207,7 +207,10 @@ struct ChannelDetectorBank::Impl {
       g.fed = 0;
       g.awake_until = detail::kNever;
       g.awake = !cfg.gating.enabled && g.enabled;
-      if (g.awake) u->acquire();  // ungated: never parked
+      if (g.awake) {
+        u->acquire();  // ungated: never parked
+        g.parked = false;
+      }
       u->restart(0);
     }
     if (mf) {
@@ -232,7 +235,10 @@ struct ChannelDetectorBank::Impl {
       Gate& g = u->gate();
       if (!g.awake) {
         // Its last sample has left the ring: it starts afresh when it wakes (trigger).
-        if (g.fed < ring.oldest()) u->park();
+        if (!g.parked && g.fed < ring.oldest()) {
+          u->park();
+          g.parked = true;
+        }
         continue;
       }
       feed(*u, end, stats.run_samples[static_cast<std::size_t>(u->id())]);
@@ -284,6 +290,7 @@ struct ChannelDetectorBank::Impl {
         floor_to(std::max<std::int64_t>(0, pos - kScreenBlock - g.preroll), g.align);
     want = std::max(want, ceil_to(ring.oldest(), g.align));
     const bool fresh = u.acquire();
+    g.parked = false;
     if (fresh || want > g.fed || g.fed < ring.oldest()) {
       u.restart(want);
       g.fed = want;

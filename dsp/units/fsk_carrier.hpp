@@ -6,6 +6,8 @@
 // <spandsp.h>.
 #pragma once
 
+#include <algorithm>
+
 #include "dsp/spandsp_ptr.hpp"
 #include "dsp/units/onsets.hpp"
 
@@ -38,9 +40,53 @@ struct Carrier {
   }
   // New stream: what the screen made of the band forgotten.
   void clear();
-  // Every screen block, gated or not.
+  // Every screen block, gated or not (inline: it runs for every block of every channel).
   void qualify(const ScreenResult& r, bool loud);
 };
+
+inline constexpr float kCarrierShare = 0.5F;       // FSK carrier: the band holds the block ...
+inline constexpr float kCarrierPairShare = 0.4F;   // ... and mark + space hold this on average
+inline constexpr int kCarrierRun = 15;             // 150 ms of blocks
+inline constexpr float kCarrierModulation = 0.1F;  // mark and space each hold >= 10 % of the band
+inline constexpr float kCarrierSwing = 0.1F;       // std. dev. of the mark share across blocks
+inline constexpr float kCarrierLead = 2.F;         // V.21 ch1 980 Hz vs Bell 103 originate 1270 Hz
+
+// fsk_rx's carrier detect comes up on speech: a carrier also needs its band busy for
+// 150 ms, its own two frequencies holding more of it than the neighbouring modem's, both of
+// them (modulated), and their split moving from block to block (a steady dual tone, e.g. R2,
+// holds still).
+inline void Carrier::qualify(const ScreenResult& r, bool loud) {
+  const auto& s = r.share;
+  const bool ok = loud && band(r) >= kCarrierShare;
+  if (!ok) {
+    run = 0;
+    acc_a = acc_b = acc_excl = acc_sib_excl = acc_f = acc_f2 = 0.F;
+    if (r.end - last_ok >= 8000) reported = false;  // a new carrier after 1 s quiet
+    return;
+  }
+  const float sa = s[static_cast<std::size_t>(bin_a)], sb = s[static_cast<std::size_t>(bin_b)];
+  ++run;
+  acc_a += sa;
+  acc_b += sb;
+  if (excl >= 0) {
+    acc_excl += s[static_cast<std::size_t>(excl)];
+    acc_sib_excl += s[static_cast<std::size_t>(sib_excl)];
+  }
+  const float f = sa + sb > 0.F ? sa / (sa + sb) : 0.5F;
+  acc_f += f;
+  acc_f2 += f * f;
+  last_ok = r.end;
+  if (reported || qualified_at >= 0 || run < kCarrierRun) return;
+  const float n = static_cast<float>(run);
+  const float var = acc_f2 / n - (acc_f / n) * (acc_f / n);
+  // Siblings share a band and their inner frequencies (and bit transitions land there):
+  // the outer frequency that only one of them uses decides, with a clear lead.
+  if (excl >= 0 && acc_excl < kCarrierLead * acc_sib_excl) return;
+  if ((acc_a + acc_b) / n >= kCarrierPairShare &&
+      std::min(acc_a, acc_b) >= kCarrierModulation * (acc_a + acc_b) &&
+      var >= kCarrierSwing * kCarrierSwing)
+    qualified_at = r.end;
+}
 
 class FskCarrierUnit final : public FaxModemUnit {
  public:

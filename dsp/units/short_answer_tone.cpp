@@ -10,23 +10,11 @@ namespace tw::dsp::detail {
 
 namespace {
 
-constexpr float kShortPure = 0.8F;
-constexpr int kShortMissed = 1;
 constexpr std::int64_t kShortMin = 2000;
 constexpr std::int64_t kShortMax = 6400;
 constexpr std::int64_t kShortSettle = 2 * kScreenBlock;  // SpanDSP's filters see the end
 
 }  // namespace
-
-void ShortAnswerTone::block(const ScreenResult& r, bool loud, const AudioRing& ring) {
-  if (loud && r.share[static_cast<std::size_t>(bin_)] >= kShortPure) {
-    if (start_ < 0) start_ = r.end - kScreenBlock;
-    last_ = r.end;
-    missed_ = 0;
-  } else if (start_ >= 0 && ++missed_ > kShortMissed) {
-    end_stretch(r.end, ring);
-  }
-}
 
 // The stretch ended at `at`: if it was an answer tone, it is reported at `at` plus the
 // settling time, unless the unit's detector has reported it by then.

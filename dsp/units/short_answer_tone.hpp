@@ -54,4 +54,17 @@ class ShortAnswerTone {
   float level_ = 0.F;
 };
 
+inline constexpr float kShortPure = 0.8F;
+inline constexpr int kShortMissed = 1;
+
+inline void ShortAnswerTone::block(const ScreenResult& r, bool loud, const AudioRing& ring) {
+  if (loud && r.share[static_cast<std::size_t>(bin_)] >= kShortPure) {
+    if (start_ < 0) start_ = r.end - kScreenBlock;
+    last_ = r.end;
+    missed_ = 0;
+  } else if (start_ >= 0 && ++missed_ > kShortMissed) {
+    end_stretch(r.end, ring);
+  }
+}
+
 }  // namespace tw::dsp::detail

@@ -67,9 +67,11 @@ struct Gate {
   int align = kPiece;                 // the detector's block: a replay starts on one
   int preroll = 0;                    // replayed into the detector when it wakes
   int hold = 0;                       // awake this long after the screen's last word
+  bool parked = false;                // park() ran since the unit last took a state
 };
 
-// One gated detector unit. `id` is its index in BankStats::kUnitNames.
+// One detector unit. `id` is its index in BankStats::kUnitNames; -1 for MF, which the
+// scheduler feeds every sample and does not count.
 class Unit {
  public:
   explicit Unit(int id) : id_(id) {}
