@@ -13,6 +13,7 @@ struct CheckConfigArgs {
   std::string file;
   std::vector<std::string> overrides;
   bool keys = false;
+  std::string format = "text";
 };
 
 void print_summary(const rules::Config& c) {
@@ -58,9 +59,9 @@ void print_summary(const rules::Config& c) {
   if (c.email.enabled()) {
     const auto& e = c.email;
     std::cout << "  email: " << e.to.size() << " recipient(s) by ";
-    if (e.transport == "smtp")
-      std::cout << "SMTP " << e.smtp_url << " (STARTTLS " << e.starttls << ")";
-    else if (e.transport == "maildir")
+    if (e.transport == rules::EmailTransport::Smtp)
+      std::cout << "SMTP " << e.smtp_url << " (STARTTLS " << rules::to_string(e.starttls) << ")";
+    else if (e.transport == rules::EmailTransport::Maildir)
       std::cout << "Maildir " << e.maildir;
     else
       std::cout << "sendmail " << e.sendmail;
@@ -79,6 +80,15 @@ void print_summary(const rules::Config& c) {
 }
 
 int run_check_config(const CheckConfigArgs& a) {
+  if (a.keys && a.format == "markdown") {
+    // The key tables of docs/config.md, one per section, each between its marker lines.
+    bool first = true;
+    for (const std::string& section : rules::config_sections()) {
+      std::cout << (first ? "" : "\n") << rules::config_keys_markdown(section);
+      first = false;
+    }
+    return kExitOk;
+  }
   if (a.keys) {
     for (const std::string& k : rules::config_keys()) std::cout << k << "\n";
     return kExitOk;
@@ -129,7 +139,13 @@ void add_check_config_command(CLI::App& app, int& exit_code) {
       ->option_text("KEY=VALUE")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_flag("--keys", args->keys, "List every key --set understands, with its type");
+  cmd->add_flag("--keys", args->keys,
+                "List every key --set understands: its type, default, range or allowed values "
+                "and what it does");
+  cmd->add_option("--format", args->format,
+                  "With --keys: text (one key a line) or markdown (the key tables of "
+                  "docs/config.md)")
+      ->check(CLI::IsMember({"text", "markdown"}));
   cmd->callback([args, &exit_code] { exit_code = run_check_config(*args); });
 }
 
