@@ -203,6 +203,13 @@ std::string toml_quote(std::string_view s) {
 // express: { warning, critical } pairs, class-name maps, and [[...]] entries whose keys depend
 // on each other (a profile's hours on the calendar, a policy's exec on its actions).
 
+// An integer key of a [[...]] entry, read by hand, in the range its declaration gives.
+std::optional<std::int64_t> declared_integer(const Reader& r, const toml::table& t,
+                                             std::string_view path) {
+  const Setting& s = *find_setting(path);
+  return r.integer(t, s.key(), static_cast<std::int64_t>(s.min), static_cast<std::int64_t>(s.max));
+}
+
 void read_detector_levels(const Reader& r, const toml::table& root, Detectors& d) {
   if (const auto* s = root.at_path("detectors.concurrency").as_table()) {
     r.class_levels(*s, "classes", "detectors.concurrency.classes", d.concurrency.classes);
@@ -268,13 +275,13 @@ void read_spans(const Reader& r, const toml::table& root, std::vector<SpanSettin
   for (const toml::table* t : table_array(r, root, "span")) {
     r.only_keys(*t, "[[span]]", known_keys("span.#"));
     SpanSettings s;
-    if (auto v = r.integer(*t, "span", 1, 255)) {
+    if (auto v = declared_integer(r, *t, "span.#.span")) {
       s.span = static_cast<int>(*v);
     } else if (!t->get("span")) {
       r.error(*t, "a [[span]] needs 'span', the DAHDI span number");
       continue;
     }
-    if (auto v = r.integer(*t, "carrier_span", 1, 255)) {
+    if (auto v = declared_integer(r, *t, "span.#.carrier_span")) {
       s.carrier_span = static_cast<int>(*v);
       if (*s.carrier_span == s.span)
         r.error(*t->get("carrier_span"), "'carrier_span' must be another span than 'span'");

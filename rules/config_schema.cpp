@@ -894,8 +894,8 @@ std::vector<Setting> make_settings() {
                "at the call's start (at the notice's time for notices without a call)", "any",
                kWindows),
       declared("policy.#.call_type", K::StringList, "", "of the call", "any", kCallTypes),
-      declared("policy.#.action", K::StringList, "", "required; `allow` stands alone", "required",
-               kActions),
+      declared("policy.#.action", K::StringList, "",
+               "what is done with a matching notice; `allow` stands alone", "required", kActions),
       declared("policy.#.exec", K::StringList, "argv",
                "with action `exec`: the program (absolute path) and its arguments, run without a "
                "shell",
@@ -1028,7 +1028,9 @@ const Setting* find_setting(std::string_view dotted) {
     if (pattern.size() != path.size()) continue;
     bool ok = true;
     for (std::size_t i = 0; i < pattern.size() && ok; ++i) {
-      if (pattern[i] == "#")
+      if (pattern[i] == path[i])
+        ok = true;  // the declaration's own path names it too
+      else if (pattern[i] == "#")
         ok = is_index(path[i]);
       else if (pattern[i] == "*")
         ok = !path[i].empty() && !is_index(path[i]);
