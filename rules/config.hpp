@@ -326,6 +326,8 @@ std::vector<std::string> config_keys();
 // The sections whose key tables docs/config.md shows ("site", ..., "span"), and the table of
 // one, in Markdown between the marker lines docs/config.md keeps them in.
 std::vector<std::string> config_sections();
+// Each detector's name and whether `c` turns it on, in the order of the declarations.
+std::vector<std::pair<std::string, bool>> detector_switches(const Config& c);
 std::string config_keys_markdown(std::string_view section);
 
 }  // namespace tw::rules

@@ -73,6 +73,13 @@ std::string default_of() {
   return toml_text(F{}(l));
 }
 
+template <typename F>
+std::string value_of(const Config& c) {
+  // The accessor only reads here; the Config was made non-const (parse_config).
+  Loading l(const_cast<Config&>(c));
+  return toml_text(F{}(l));
+}
+
 // ---- typed reads ---------------------------------------------------------------------------
 
 template <typename F>
@@ -178,7 +185,8 @@ Setting boolean(std::string_view path, std::string_view help, F) {
           .type = KeyType::Bool,
           .help = help,
           .read = &read_bool<F>,
-          .show_default = &default_of<F>};
+          .show_default = &default_of<F>,
+          .show_value = &value_of<F>};
 }
 template <typename F>
 Setting integer(std::string_view path, std::int64_t min, std::int64_t max, std::string_view what,
@@ -1131,6 +1139,18 @@ std::vector<std::string> config_keys() {
       line += (s.type == KeyType::Choice || !s.words.empty() ? ", one of " : ", ") + range;
     if (!s.help.empty()) line += ": " + std::string(s.help);
     out.push_back(line);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, bool>> detector_switches(const Config& c) {
+  std::vector<std::pair<std::string, bool>> out;
+  for (const Setting& s : config_detail::settings()) {
+    const std::string_view p = s.path;
+    if (!p.starts_with("detectors.") || !p.ends_with(".enabled") ||
+        std::count(p.begin(), p.end(), '.') != 2 || !s.show_value)
+      continue;
+    out.emplace_back(p.substr(10, p.size() - 10 - 8), s.show_value(c) == "true");
   }
   return out;
 }

@@ -49,6 +49,8 @@ struct Setting {
   ReadFn read = nullptr;
   DefaultFn show_default = nullptr;    // the default as TOML text
   std::string_view default_text = {};  // when the default is not a value ("required")
+  // The value in a loaded Config as TOML text (keys whose value is kept in the Config as read).
+  std::string (*show_value)(const Config&) = nullptr;
 
   std::string key() const { return std::string(path.substr(path.rfind('.') + 1)); }
   std::string default_shown() const;

@@ -34,23 +34,9 @@ void print_summary(const rules::Config& c) {
             << c.notices.exec_max_queued << " waiting, killed after " << c.notices.exec_timeout_s
             << " s\n";
   const auto& d = c.detectors;
-  const std::pair<const char*, bool> detectors[] = {
-      {"destination", d.destination.enabled},
-      {"after_hours", d.after_hours.enabled},
-      {"concurrency", d.concurrency.enabled},
-      {"call_rate", d.call_rate.enabled},
-      {"minutes_cap", d.minutes_cap.enabled},
-      {"brute_force", d.brute_force.enabled},
-      {"sequential_short_calls", d.sequential_short_calls.enabled},
-      {"through_dial", d.through_dial.enabled},
-      {"trunk_to_trunk", d.trunk_to_trunk.enabled},
-      {"call_forward", d.call_forward.enabled},
-      {"wangiri_callback", d.wangiri_callback.enabled},
-      {"fax_modem", d.fax_modem.enabled},
-      {"span_down", d.span_down.enabled},
-  };
   std::string on, off;
-  for (const auto& [name, enabled] : detectors) (enabled ? on : off) += std::string(" ") + name;
+  for (const auto& [name, enabled] : rules::detector_switches(c))
+    (enabled ? on : off) += " " + name;
   std::cout << "  detectors on:" << on << "\n";
   if (!off.empty()) std::cout << "  detectors off:" << off << "\n";
   if (c.site.remote_access.empty() && d.trunk_to_trunk.enabled)

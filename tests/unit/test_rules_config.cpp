@@ -442,6 +442,17 @@ TEST(RulesConfig, WordsBecomeEnums) {
                "t.toml:4:8: 'mode' must be \"tap\"");
 }
 
+// The detectors and their switches come from the declarations (check-config's summary).
+TEST(RulesConfig, DetectorSwitchesFollowTheDeclarations) {
+  const ConfigResult r = parse("[detectors.fax_modem]\nenabled = false\n");
+  ASSERT_TRUE(r.ok()) << joined(r.errors);
+  const auto switches = detector_switches(*r.config);
+  ASSERT_EQ(switches.size(), 13u);
+  EXPECT_EQ(switches.front(), (std::pair<std::string, bool>{"destination", true}));
+  EXPECT_EQ(switches[11], (std::pair<std::string, bool>{"fax_modem", false}));
+  EXPECT_EQ(switches.back(), (std::pair<std::string, bool>{"span_down", true}));
+}
+
 // [[span]] keys are declared like every other: --set reaches them.
 TEST(RulesConfig, SetReachesSpanEntries) {
   const ConfigResult r = parse("[[span]]\nspan = 1\ncarrier_span = 2\n",
