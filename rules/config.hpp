@@ -3,6 +3,7 @@
 // "file:line:column: message" (or "--set KEY=VALUE: message").
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -28,6 +29,54 @@ inline constexpr std::size_t kMaxConfigFileBytes = 4 * 1024 * 1024;
 // the path and the reason otherwise (never blocks on a FIFO, never reads a device).
 std::string read_config_file(const std::string& path, std::string& text,
                              std::size_t limit = kMaxConfigFileBytes);
+
+// A setting that is a choice of words is an enum with EnumWords<E>::words: its words in the
+// order of its values, the one place they are spelled (parsing, messages, --keys, the docs).
+template <typename E>
+struct EnumWords;
+template <typename E>
+concept ConfigEnum = requires {
+  EnumWords<E>::words;
+};
+template <ConfigEnum E>
+constexpr std::string_view to_string(E e) {
+  return EnumWords<E>::words[static_cast<std::size_t>(e)];
+}
+template <ConfigEnum E>
+constexpr std::optional<E> parse_enum(std::string_view word) {
+  const auto& w = EnumWords<E>::words;
+  for (std::size_t i = 0; i < w.size(); ++i)
+    if (w[i] == word) return static_cast<E>(i);
+  return std::nullopt;
+}
+
+enum class EmailTransport { Sendmail, Smtp, Maildir };
+template <>
+struct EnumWords<EmailTransport> {
+  static constexpr std::array<std::string_view, 3> words = {"sendmail", "smtp", "maildir"};
+};
+enum class StartTls { Try, Required, None };
+template <>
+struct EnumWords<StartTls> {
+  static constexpr std::array<std::string_view, 3> words = {"try", "required", "none"};
+};
+// auto: the journal under systemd, else standard error.
+enum class LogTarget { Auto, Journal, Syslog, Stderr };
+template <>
+struct EnumWords<LogTarget> {
+  static constexpr std::array<std::string_view, 4> words = {"auto", "journal", "syslog", "stderr"};
+};
+enum class LogLevel { Debug, Info, Warning, Error };
+template <>
+struct EnumWords<LogLevel> {
+  static constexpr std::array<std::string_view, 4> words = {"debug", "info", "warning", "error"};
+};
+// How trunkwatch sits on a span: a passive tap. "endpoint" (owning the D-channel) is reserved.
+enum class SpanMode { Tap };
+template <>
+struct EnumWords<SpanMode> {
+  static constexpr std::array<std::string_view, 1> words = {"tap"};
+};
 
 // Warning and critical levels of a counter; 0 turns a level off.
 struct Levels {
@@ -165,10 +214,10 @@ struct NoticeSettings {
 struct EmailSettings {
   std::vector<std::string> to;  // recipients; none = no email
   std::string from = "trunkwatch@localhost";
-  std::string transport = "sendmail";  // "sendmail", "smtp" or "maildir"
+  EmailTransport transport = EmailTransport::Sendmail;
   std::string sendmail = "/usr/sbin/sendmail";
-  std::string smtp_url = "smtp://localhost:25";           // smtps:// for TLS from the start
-  std::string starttls = "try";                           // "try", "required", "none"
+  std::string smtp_url = "smtp://localhost:25";  // smtps:// for TLS from the start
+  StartTls starttls = StartTls::Try;
   std::string maildir = "/var/spool/trunkwatch/Maildir";  // transport "maildir": delivered here
   std::string username;
   std::string password_file;  // read at start; must not be readable by everyone
@@ -193,9 +242,8 @@ struct DaemonSettings {
   std::string records_dir = "/var/lib/trunkwatch";  // calls.sqlite (+ calls.jsonl)
   bool json_records = false;                        // also calls.jsonl, one call per line
   std::string control_socket = "/run/trunkwatch/control";
-  std::string log_target = "auto";  // "auto" (journal under systemd, else stderr), "journal",
-                                    // "syslog", "stderr"
-  std::string log_level = "info";
+  LogTarget log_target = LogTarget::Auto;
+  LogLevel log_level = LogLevel::Info;
   std::string syslog_server;  // log_target "syslog": HOST:PORT for datagrams, "" = syslog(3)
   int block_ms = 20;          // B-channel chunk length read from the card: 8 or 20
   bool audio = true;          // run the B-channel detectors
@@ -212,7 +260,7 @@ struct DaemonSettings {
 struct SpanSettings {
   int span = 0;
   std::optional<int> carrier_span;
-  std::string mode = "tap";
+  SpanMode mode = SpanMode::Tap;
   std::optional<hal::SpanType> type;           // default: what the card reports
   std::optional<hal::SwitchType> switch_type;  // default: ni2 on T1, euroisdn on E1
   hal::Role pbx_side = hal::Role::User;
@@ -276,7 +324,15 @@ ConfigResult parse_config(std::string_view text, const std::string& source,
 // Reads `path`; an empty path means no file (defaults and overrides only).
 ConfigResult load_config(const std::string& path, const ConfigOptions& options = {});
 
-// Dotted keys --set understands and their types ("site.remote_access: list of strings").
+// Every key, one line each: its dotted path as --set takes it, type, default, range or allowed
+// words, and help ("site.remote_access (list of strings: numbers), default []: ...").
+// The declarations are in rules/config_schema.cpp.
 std::vector<std::string> config_keys();
+// The sections whose key tables docs/config.md shows ("site", ..., "span"), and the table of
+// one, in Markdown between the marker lines docs/config.md keeps them in.
+std::vector<std::string> config_sections();
+// Each detector's name and whether `c` turns it on, in the order of the declarations.
+std::vector<std::pair<std::string, bool>> detector_switches(const Config& c);
+std::string config_keys_markdown(std::string_view section);
 
 }  // namespace tw::rules

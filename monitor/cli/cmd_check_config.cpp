@@ -13,6 +13,7 @@ struct CheckConfigArgs {
   std::string file;
   std::vector<std::string> overrides;
   bool keys = false;
+  std::string format = "text";
 };
 
 void print_summary(const rules::Config& c) {
@@ -33,23 +34,9 @@ void print_summary(const rules::Config& c) {
             << c.notices.exec_max_queued << " waiting, killed after " << c.notices.exec_timeout_s
             << " s\n";
   const auto& d = c.detectors;
-  const std::pair<const char*, bool> detectors[] = {
-      {"destination", d.destination.enabled},
-      {"after_hours", d.after_hours.enabled},
-      {"concurrency", d.concurrency.enabled},
-      {"call_rate", d.call_rate.enabled},
-      {"minutes_cap", d.minutes_cap.enabled},
-      {"brute_force", d.brute_force.enabled},
-      {"sequential_short_calls", d.sequential_short_calls.enabled},
-      {"through_dial", d.through_dial.enabled},
-      {"trunk_to_trunk", d.trunk_to_trunk.enabled},
-      {"call_forward", d.call_forward.enabled},
-      {"wangiri_callback", d.wangiri_callback.enabled},
-      {"fax_modem", d.fax_modem.enabled},
-      {"span_down", d.span_down.enabled},
-  };
   std::string on, off;
-  for (const auto& [name, enabled] : detectors) (enabled ? on : off) += std::string(" ") + name;
+  for (const auto& [name, enabled] : rules::detector_switches(c))
+    (enabled ? on : off) += " " + name;
   std::cout << "  detectors on:" << on << "\n";
   if (!off.empty()) std::cout << "  detectors off:" << off << "\n";
   if (c.site.remote_access.empty() && d.trunk_to_trunk.enabled)
@@ -58,9 +45,9 @@ void print_summary(const rules::Config& c) {
   if (c.email.enabled()) {
     const auto& e = c.email;
     std::cout << "  email: " << e.to.size() << " recipient(s) by ";
-    if (e.transport == "smtp")
-      std::cout << "SMTP " << e.smtp_url << " (STARTTLS " << e.starttls << ")";
-    else if (e.transport == "maildir")
+    if (e.transport == rules::EmailTransport::Smtp)
+      std::cout << "SMTP " << e.smtp_url << " (STARTTLS " << rules::to_string(e.starttls) << ")";
+    else if (e.transport == rules::EmailTransport::Maildir)
       std::cout << "Maildir " << e.maildir;
     else
       std::cout << "sendmail " << e.sendmail;
@@ -79,6 +66,15 @@ void print_summary(const rules::Config& c) {
 }
 
 int run_check_config(const CheckConfigArgs& a) {
+  if (a.keys && a.format == "markdown") {
+    // The key tables of docs/config.md, one per section, each between its marker lines.
+    bool first = true;
+    for (const std::string& section : rules::config_sections()) {
+      std::cout << (first ? "" : "\n") << rules::config_keys_markdown(section);
+      first = false;
+    }
+    return kExitOk;
+  }
   if (a.keys) {
     for (const std::string& k : rules::config_keys()) std::cout << k << "\n";
     return kExitOk;
@@ -129,7 +125,13 @@ void add_check_config_command(CLI::App& app, int& exit_code) {
       ->option_text("KEY=VALUE")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  cmd->add_flag("--keys", args->keys, "List every key --set understands, with its type");
+  cmd->add_flag("--keys", args->keys,
+                "List every key --set understands: its type, default, range or allowed values "
+                "and what it does");
+  cmd->add_option("--format", args->format,
+                  "With --keys: text (one key a line) or markdown (the key tables of "
+                  "docs/config.md)")
+      ->check(CLI::IsMember({"text", "markdown"}));
   cmd->callback([args, &exit_code] { exit_code = run_check_config(*args); });
 }
 

@@ -64,16 +64,22 @@ rules::ConfigResult load(const DaemonOptions& o) {
 
 log::Options log_options(const rules::DaemonSettings& d) {
   log::Options lo;
-  lo.min_level = d.log_level;
+  lo.min_level = std::string(rules::to_string(d.log_level));
   lo.syslog_server = d.syslog_server;
-  if (d.log_target == "journal")
-    lo.target = log::Target::Journal;
-  else if (d.log_target == "syslog")
-    lo.target = log::Target::Syslog;
-  else if (d.log_target == "stderr")
-    lo.target = log::Target::Stderr;
-  else
-    lo.target = log::stderr_is_journal() ? log::Target::Journal : log::Target::Stderr;
+  switch (d.log_target) {
+    case rules::LogTarget::Journal:
+      lo.target = log::Target::Journal;
+      break;
+    case rules::LogTarget::Syslog:
+      lo.target = log::Target::Syslog;
+      break;
+    case rules::LogTarget::Stderr:
+      lo.target = log::Target::Stderr;
+      break;
+    case rules::LogTarget::Auto:
+      lo.target = log::stderr_is_journal() ? log::Target::Journal : log::Target::Stderr;
+      break;
+  }
   return lo;
 }
 

@@ -456,9 +456,9 @@ class SmtpTransport final : public MailTransport {
     curl_easy_setopt(c, CURLOPT_READDATA, &reader);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
     curl_easy_setopt(c, CURLOPT_USE_SSL,
-                     s_.starttls == "required" ? static_cast<long>(CURLUSESSL_ALL)
-                     : s_.starttls == "none"   ? static_cast<long>(CURLUSESSL_NONE)
-                                               : static_cast<long>(CURLUSESSL_TRY));
+                     s_.starttls == StartTls::Required ? static_cast<long>(CURLUSESSL_ALL)
+                     : s_.starttls == StartTls::None   ? static_cast<long>(CURLUSESSL_NONE)
+                                                       : static_cast<long>(CURLUSESSL_TRY));
     // The server's certificate is always verified (chain and name): against email.ca_file when
     // set (an internal CA), else the system's store.
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -649,8 +649,8 @@ MailMessage compose_flood_mail(const MailFlood& f, const EmailSettings& s) {
 }
 
 std::unique_ptr<MailTransport> make_mail_transport(const EmailSettings& s, std::string& error) {
-  if (s.transport == "sendmail") return std::make_unique<SendmailTransport>(s);
-  if (s.transport == "maildir") return std::make_unique<MaildirTransport>(s.maildir);
+  if (s.transport == EmailTransport::Sendmail) return std::make_unique<SendmailTransport>(s);
+  if (s.transport == EmailTransport::Maildir) return std::make_unique<MaildirTransport>(s.maildir);
   std::string password;
   if (!s.password_file.empty()) {
     struct stat st {};

@@ -222,9 +222,9 @@ class RulesEmail : public ::testing::Test {
     server_ = std::make_unique<SmtpServer>(port_, dir_ / "maildir");
     settings_.to = {"admin@example.com", "noc@example.com"};
     settings_.from = "trunkwatch@pbx.example.com";
-    settings_.transport = "smtp";
+    settings_.transport = EmailTransport::Smtp;
     settings_.smtp_url = "smtp://127.0.0.1:" + std::to_string(port_);
-    settings_.starttls = "try";
+    settings_.starttls = StartTls::Try;
     settings_.spool_dir = (dir_ / "spool").string();
     settings_.retry_min_s = 0.05;
     settings_.retry_max_s = 0.2;
@@ -289,7 +289,7 @@ class RulesEmail : public ::testing::Test {
   }
   // A queue configured like a site with an internal CA: STARTTLS required, AUTH as "tw".
   void use_secure_settings(const std::string& password) {
-    settings_.starttls = "required";
+    settings_.starttls = StartTls::Required;
     settings_.username = "tw";
     settings_.password_file = password_file(password);
     settings_.ca_file = (dir_ / "cert.pem").string();
@@ -429,7 +429,7 @@ TEST_F(RulesEmail, WrongPasswordKeepsTheMessageSpooled) {
 // starttls = "required" and the server offers no STARTTLS: nothing is sent in clear.
 TEST_F(RulesEmail, RequiredStartTlsRefusesAServerWithoutIt) {
   ASSERT_TRUE(server_->start()) << server_->log();  // plain SMTP, would accept anything
-  settings_.starttls = "required";
+  settings_.starttls = StartTls::Required;
   auto q = queue();
   ASSERT_EQ(q->enqueue(compose_notice_mail(notice(3), settings_)), "");
   expect_stays_spooled(*q, "no STARTTLS");
@@ -682,7 +682,7 @@ TEST_F(RulesEmail, ThroughTheSendmailProgram) {
                              out + "$n.msg\n";
   fs::permissions(fake, fs::perms::owner_all);
   std::ofstream(fail_flag) << "";  // temporary failure first (EX_TEMPFAIL)
-  settings_.transport = "sendmail";
+  settings_.transport = EmailTransport::Sendmail;
   settings_.sendmail = fake;
   auto q = queue();
   const MailMessage m = compose_notice_mail(notice(7), settings_);
@@ -707,7 +707,7 @@ TEST_F(RulesEmail, IntoAMaildir) {
   const fs::path box = dir_ / "Maildir";
   fs::create_directories(box);
   fs::permissions(box, fs::perms::owner_read | fs::perms::owner_exec);  // not writable yet
-  settings_.transport = "maildir";
+  settings_.transport = EmailTransport::Maildir;
   settings_.maildir = box.string();
   const MailMessage m = compose_notice_mail(notice(3), settings_);
   {
@@ -772,7 +772,7 @@ TEST_F(RulesEmail, EmailSettingsAreValidated) {
       "site.toml", co);
   ASSERT_TRUE(r.ok()) << r.errors.front();
   EXPECT_TRUE(r.config->email.enabled());
-  EXPECT_EQ(r.config->email.starttls, "required");
+  EXPECT_EQ(r.config->email.starttls, StartTls::Required);
   std::string err;
   EXPECT_TRUE(make_mail_transport(r.config->email, err)) << err;
   // email.ca_file: a readable regular file, errors at the value; also through --set.

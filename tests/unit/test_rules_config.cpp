@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "rules/config.hpp"
 
@@ -386,9 +387,105 @@ TEST(RulesConfig, KeysListCoversTheSchema) {
   };
   for (const char* k :
        {"site.timezone", "site.business_hours", "site.holidays", "site.remote_access",
-        "numbers.high_risk_file", "lines.voice_only", "notices.suppress_s", "detectors.*.enabled",
-        "profile.#.hours", "policy.#.action"})
+        "numbers.high_risk_file", "lines.voice_only", "notices.suppress_s",
+        "detectors.brute_force.enabled", "detectors.span_down.enabled", "profile.#.hours",
+        "policy.#.action", "span.#.switchtype"})
     EXPECT_TRUE(has(k)) << k;
+  // Each key with its type, default, range or words, and help, the default read from the
+  // settings structs.
+  auto line = [&](const std::string& k) {
+    const auto it = std::find_if(keys.begin(), keys.end(),
+                                 [&](const std::string& s) { return s.starts_with(k + " "); });
+    return it == keys.end() ? std::string() : *it;
+  };
+  EXPECT_EQ(line("notices.exec_max_running"),
+            "notices.exec_max_running (integer: hooks), default 4, 1-256: exec hooks running at "
+            "once; the next ones wait in order and start as running ones end (a flood of notices "
+            "never forks hundreds of processes at once)");
+  EXPECT_EQ(line("email.starttls"),
+            "email.starttls (string), default \"try\", one of \"try\", \"required\", \"none\": "
+            "STARTTLS on `smtp://`: use it when offered, insist on it, or never");
+  EXPECT_EQ(line("email.retry_min_s"),
+            "email.retry_min_s (number: seconds), default 30, 0.01-86400: the first wait between "
+            "delivery attempts; it doubles up to `retry_max_s`");
+  EXPECT_EQ(line("detectors.concurrency.classes.*.critical"),
+            "detectors.concurrency.classes.*.critical (integer: calls), default international 8, "
+            "premium 4, high_risk 3, 0-1000000: the critical level (0 = off)");
+  EXPECT_EQ(line("numbers.premium_npa"),
+            "numbers.premium_npa (list of strings: area codes), default [\"900\", \"976\"]: "
+            "premium-rate area codes");
+  EXPECT_EQ(line("profile.#.name"),
+            "profile.#.name (string: name), default required: letters, digits, `_ - .`; unique");
+}
+
+// A choice of words is read into its enum; a word outside it names the allowed ones.
+TEST(RulesConfig, WordsBecomeEnums) {
+  const ConfigResult r = parse(
+      "[email]\ntransport = \"maildir\"\nstarttls = \"none\"\n[daemon]\nlog_target = "
+      "\"syslog\"\n",
+      {"daemon.log_level=debug"});
+  ASSERT_TRUE(r.ok()) << joined(r.errors);
+  EXPECT_EQ(r.config->email.transport, EmailTransport::Maildir);
+  EXPECT_EQ(r.config->email.starttls, StartTls::None);
+  EXPECT_EQ(r.config->daemon.log_target, LogTarget::Syslog);
+  EXPECT_EQ(r.config->daemon.log_level, LogLevel::Debug);
+  EXPECT_EQ(to_string(LogLevel::Warning), "warning");
+  EXPECT_EQ(parse_enum<StartTls>("required"), StartTls::Required);
+  EXPECT_EQ(parse_enum<StartTls>("always"), std::nullopt);
+  expect_error("[email]\ntransport = \"pigeon\"\n",
+               "t.toml:2:13: 'transport' must be one of \"sendmail\", \"smtp\", \"maildir\"");
+  expect_error("",
+               "--set daemon.log_level=loud: 'log_level' must be one of \"debug\", \"info\", "
+               "\"warning\", \"error\"",
+               {"daemon.log_level=loud"});
+  expect_error("[[span]]\nspan = 1\ncarrier_span = 2\nmode = \"inline\"\n",
+               "t.toml:4:8: 'mode' must be \"tap\"");
+}
+
+// The detectors and their switches come from the declarations (check-config's summary).
+TEST(RulesConfig, DetectorSwitchesFollowTheDeclarations) {
+  const ConfigResult r = parse("[detectors.fax_modem]\nenabled = false\n");
+  ASSERT_TRUE(r.ok()) << joined(r.errors);
+  const auto switches = detector_switches(*r.config);
+  ASSERT_EQ(switches.size(), 13u);
+  EXPECT_EQ(switches.front(), (std::pair<std::string, bool>{"destination", true}));
+  EXPECT_EQ(switches[11], (std::pair<std::string, bool>{"fax_modem", false}));
+  EXPECT_EQ(switches.back(), (std::pair<std::string, bool>{"span_down", true}));
+}
+
+// [[span]] keys are declared like every other: --set reaches them.
+TEST(RulesConfig, SetReachesSpanEntries) {
+  const ConfigResult r = parse("[[span]]\nspan = 1\ncarrier_span = 2\n",
+                               {"span.0.name=main PRI", "span.0.switchtype=dms100"});
+  ASSERT_TRUE(r.ok()) << joined(r.errors);
+  ASSERT_EQ(r.config->spans.size(), 1u);
+  EXPECT_EQ(r.config->spans[0].name, "main PRI");
+  EXPECT_EQ(r.config->spans[0].switch_type, hal::SwitchType::Dms100);
+}
+
+// docs/config.md shows each section's keys exactly as the declarations give them
+// (`trunkwatch check-config --keys --format markdown`): a key added or changed without its
+// docs fails here.
+TEST(RulesConfig, DocsKeyTablesAreTheGeneratedOnes) {
+  std::ifstream in(std::string(TW_SOURCE_DIR) + "/docs/config.md");
+  ASSERT_TRUE(in.is_open());
+  const std::string docs((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto sections = config_sections();
+  EXPECT_EQ(sections,
+            (std::vector<std::string>{"site", "numbers", "lines", "notices", "email", "detectors",
+                                      "profile", "policy", "daemon", "span"}));
+  std::size_t tables = 0;
+  for (auto at = docs.find("<!-- generated by"); at != std::string::npos;
+       at = docs.find("<!-- generated by", at + 1))
+    ++tables;
+  EXPECT_EQ(tables, sections.size());
+  for (const std::string& section : sections) {
+    const std::string table = config_keys_markdown(section);
+    EXPECT_NE(docs.find(table), std::string::npos)
+        << "docs/config.md: the table of [" << section
+        << "] is not the generated one (trunkwatch check-config --keys --format markdown):\n"
+        << table;
+  }
 }
 
 }  // namespace
