@@ -42,7 +42,7 @@ constexpr std::size_t kChunk = 160;  // 20 ms
 // Every SpanDSP detector on every chunk: the cost of full coverage without gating.
 class RawSpanDsp {
  public:
-  // `brief`: the set issue 3 names (decode, dtmf_rx, CNG, CED_OR_PREAMBLE, ANS, call progress,
+  // `brief`: the set a PRI tap needs (decode, dtmf_rx, CNG, CED_OR_PREAMBLE, ANS, call progress,
   // Bell MF, one fsk_rx); otherwise also every other detector the bank owns (2225, 1300,
   // V.21 preamble, all four FSK carriers).
   RawSpanDsp(bool brief, super_tone_rx_descriptor_t* cp_desc) {

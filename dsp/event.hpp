@@ -11,7 +11,7 @@ namespace tw::dsp {
 
 enum class EventKind : std::uint8_t { dtmf, mf, tone };
 
-// The names are part of the CLI/JSON contract (issue 3); to_string() gives them.
+// The names are part of the CLI/JSON contract; to_string() gives them.
 enum class ToneName : std::uint8_t {
   none,
   fax_cng,          // 1100 Hz fax calling tone

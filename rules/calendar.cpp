@@ -188,12 +188,6 @@ bool WeeklyHours::contains(unsigned weekday, int minute_of_day) const {
   return false;
 }
 
-bool WeeklyHours::always() const {
-  return std::all_of(ranges.begin(), ranges.end(), [](const auto& d) {
-    return d.size() == 1 && d[0].first == 0 && d[0].second == 1440;
-  });
-}
-
 std::optional<WeeklyHours> parse_weekly_hours(std::string_view spec, HoursError& error) {
   return HoursParser(spec).parse(error);
 }

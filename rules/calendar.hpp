@@ -31,7 +31,6 @@ struct WeeklyHours {
   // Per weekday (0 = Sunday ... 6 = Saturday): [from, to) in minutes after local midnight.
   std::array<std::vector<std::pair<int, int>>, 7> ranges;
   bool contains(unsigned weekday, int minute_of_day) const;
-  bool always() const;
 };
 
 struct HoursError {

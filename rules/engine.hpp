@@ -35,8 +35,8 @@
 namespace tw::rules {
 
 struct EngineOptions {
-  // Where trunkwatch sits inline (a later card mode) `hangup` clears a call and returns
-  // whether it did; elsewhere a hangup action is recorded as "would_hangup".
+  // Hooks for an inline card mode, which no source provides yet: there `hangup` clears a call
+  // and returns whether it did; elsewhere a hangup action is recorded as "would_hangup".
   bool inline_mode = false;
   std::function<bool(const NoticeCall&)> hangup;
   // false: exec actions are recorded as "would_exec" and nothing runs (backtest).

@@ -28,7 +28,7 @@ enum class EndReason : std::uint8_t {
 };
 std::string_view to_string(EndReason r);
 
-// Something the B-channel detectors heard on a call (issue 3 fills these in).
+// Something the B-channel detectors heard on a call (the in-band analyzer fills these in).
 struct InbandEvent {
   enum class Kind : std::uint8_t { Dtmf, Mf, Tone };
   Timestamp time{};
@@ -107,7 +107,7 @@ struct CallEvent {
   const CallRecord* call = nullptr;  // valid during the callback only
 };
 
-// Where call events go: stores, the live table, later the rules.
+// Where call events go: the stores, the live table and the rules engine.
 class CallEventSink {
  public:
   virtual ~CallEventSink() = default;

@@ -62,12 +62,6 @@ class RetransmissionFilter {
   // Remembers a New frame. The pipeline calls it only once the frame decoded, so garbage
   // carrying a future N(S) cannot make the real frame look like a conflict.
   void remember(int direction, const Frame& frame);
-  // classify(), then remember() when New; true for a retransmission.
-  bool is_retransmission(int direction, const Frame& frame) {
-    const IFrameVerdict v = classify(direction, frame);
-    if (v == IFrameVerdict::New) remember(direction, frame);
-    return v == IFrameVerdict::Retransmission;
-  }
   // A SABME or DISC resets the link's numbering; frames before it can no longer repeat.
   // Clears the link's entries in both directions: after SABME/UA both ends restart at N(S) 0.
   void reset_link(int direction, const Frame& frame);

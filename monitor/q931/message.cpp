@@ -557,14 +557,4 @@ DecodeError decode(std::span<const std::uint8_t> bytes, SwitchType variant, Mess
   return decode_ies(bytes.subspan(3 + cr_len), ctx);
 }
 
-bool is_service(const Message& m) {
-  return (m.protocol == kPdMaintenance && m.type == msg::kService) ||
-         (m.protocol == kPdMaintenanceAtt && m.type == msg::kNationalService);
-}
-
-bool is_service_ack(const Message& m) {
-  return (m.protocol == kPdMaintenance && m.type == msg::kServiceAck) ||
-         (m.protocol == kPdMaintenanceAtt && m.type == msg::kNationalServiceAck);
-}
-
 }  // namespace tw::q931

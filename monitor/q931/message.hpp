@@ -91,7 +91,7 @@ constexpr std::uint8_t kStatus = 0x7d;
 // Maintenance protocol (B-channel service messages). The codes depend on the discriminator:
 // under 0x03 (AT&T TR41459, DMS-100; what libpri sends for every variant but NI-2) SERVICE is
 // 0x0f and SERVICE ACKNOWLEDGE 0x07; under 0x43 (what libpri sends for NI-2) they are swapped.
-// Use is_service()/is_service_ack() rather than comparing `type` with these.
+// message_name() names them; compare `type` with these only together with `protocol`.
 constexpr std::uint8_t kServiceAck = 0x07;
 constexpr std::uint8_t kService = 0x0f;
 constexpr std::uint8_t kNationalService = 0x07;     // under discriminator 0x43
@@ -226,10 +226,5 @@ struct Message {
 // Decodes one Q.931 message (the information field of an I or UI frame). On error the
 // contents of `out` are unspecified and must not be used. Never reads outside `bytes`.
 DecodeError decode(std::span<const std::uint8_t> bytes, SwitchType variant, Message& out);
-
-// Whether a decoded maintenance message is a SERVICE / SERVICE ACKNOWLEDGE (the type codes
-// depend on the discriminator, see msg::kService).
-bool is_service(const Message& m);
-bool is_service_ack(const Message& m);
 
 }  // namespace tw::q931

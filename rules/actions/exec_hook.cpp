@@ -118,11 +118,6 @@ HookRunner::~HookRunner() {
   if (supervisor_.joinable()) supervisor_.join();
 }
 
-void HookRunner::set_timeout(std::chrono::milliseconds t) {
-  std::lock_guard lock(mutex_);
-  limits_.timeout = t;
-}
-
 void HookRunner::set_limits(Limits limits) {
   {
     std::lock_guard lock(mutex_);

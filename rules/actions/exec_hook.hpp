@@ -47,7 +47,6 @@ class HookRunner {
   HookRunner(const HookRunner&) = delete;
   HookRunner& operator=(const HookRunner&) = delete;
 
-  void set_timeout(std::chrono::milliseconds t);
   void set_limits(Limits limits);
   // Returns "" once the program started or was queued to start in order, else why it will not
   // run (not an absolute path, posix_spawn failed, the queue is full).

@@ -907,7 +907,6 @@ std::vector<std::pair<K, std::uint64_t>> top(const std::map<K, std::uint64_t>& m
 
 void MailNotices::spool(const MailMessage& m, const std::string& what) {
   if (auto err = queue_.enqueue(m); !err.empty()) {
-    ++spool_errors_;
     BOOST_LOG_TRIVIAL(error) << "cannot spool the " << what << ": " << err;
   }
 }

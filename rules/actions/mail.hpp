@@ -148,7 +148,6 @@ class MailNotices final : public NoticeSink {
   void on_finish(Timestamp now) override;
   // The outputs go away (a reload rebuilds them): an open window's summary is spooled now.
   void flush() { on_finish(last_); }
-  std::uint64_t spool_errors() const { return spool_errors_; }
   std::uint64_t summaries() const { return summaries_; }
 
  private:
@@ -166,7 +165,6 @@ class MailNotices final : public NoticeSink {
   EmailSettings settings_;
   std::optional<Window> window_;
   Timestamp last_{};  // the latest source time seen
-  std::uint64_t spool_errors_ = 0;
   std::uint64_t summaries_ = 0;
 };
 

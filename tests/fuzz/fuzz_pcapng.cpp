@@ -15,8 +15,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   tw::hal::pcapng::Packet p;
   for (;;) {
     const auto status = reader.next(p);
-    if (status == tw::hal::pcapng::ReadStatus::End || status == tw::hal::pcapng::ReadStatus::Error)
+    if (status == tw::hal::pcapng::ReadStatus::End) break;
+    // An error always says why (replay prints it with the file's path).
+    if (status == tw::hal::pcapng::ReadStatus::Error) {
+      if (reader.error().empty()) std::abort();
       break;
+    }
     if (status != tw::hal::pcapng::ReadStatus::Packet) continue;
     // A packet names an interface the section described, and its bytes lie in the input.
     if (p.interface >= reader.interfaces().size() || p.data.size() > size) std::abort();

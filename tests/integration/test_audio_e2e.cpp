@@ -1,4 +1,4 @@
-// End to end for B-channel audio (issue 3): the simulator keys DTMF in both directions, plays
+// End to end for B-channel audio: the simulator keys DTMF in both directions, plays
 // recorded speech, silence, fax and modem signals and a DISA second dial tone on its calls; the
 // pipeline's detectors must put them on the right call records (digits, digits_in/out,
 // call_type, second_dial_tone), live and again from the pcap + WAV capture it wrote. Plus the

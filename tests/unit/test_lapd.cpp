@@ -46,6 +46,14 @@ Bytes iframe(std::uint8_t ns, const Bytes& payload, std::uint8_t tei = 0, std::u
   return b;
 }
 
+// The filter as PassiveLink::on_frame() drives it, with every frame taken as decoded: classify,
+// remember a New frame; true for a retransmission.
+bool is_retransmission(RetransmissionFilter& filter, int direction, const tw::q921::Frame& frame) {
+  const auto verdict = filter.classify(direction, frame);
+  if (verdict == tw::q921::IFrameVerdict::New) filter.remember(direction, frame);
+  return verdict == tw::q921::IFrameVerdict::Retransmission;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Address field
 
@@ -225,12 +233,12 @@ TEST(RetransmissionFilter, RepeatedIFrameIsRetransmission) {
   RetransmissionFilter filter;
   const Bytes payload = {0x08, 0x02, 0x00, 0x01, 0x05, 0x04, 0x03, 0x80, 0x90, 0xa2};
   const auto a = frame(iframe(0, payload));
-  EXPECT_FALSE(filter.is_retransmission(0, a));
-  EXPECT_TRUE(filter.is_retransmission(0, a));
-  EXPECT_TRUE(filter.is_retransmission(0, a));  // a third copy too
+  EXPECT_FALSE(is_retransmission(filter, 0, a));
+  EXPECT_TRUE(is_retransmission(filter, 0, a));
+  EXPECT_TRUE(is_retransmission(filter, 0, a));  // a third copy too
   // N(R) and P differ in a resent frame when the sender got acks meanwhile: still the same.
   const auto resent = frame(iframe(0, payload, 0, 9));
-  EXPECT_TRUE(filter.is_retransmission(0, resent));
+  EXPECT_TRUE(is_retransmission(filter, 0, resent));
 }
 
 TEST(RetransmissionFilter, DirectionsAndLinksAreSeparate) {
@@ -238,16 +246,16 @@ TEST(RetransmissionFilter, DirectionsAndLinksAreSeparate) {
   RetransmissionFilter filter;
   const Bytes payload = {0x08, 0x02, 0x00, 0x01, 0x7d};
   const auto a = frame(iframe(3, payload));
-  EXPECT_FALSE(filter.is_retransmission(0, a));
-  EXPECT_FALSE(filter.is_retransmission(1, a));  // the other end sent the same bytes
+  EXPECT_FALSE(is_retransmission(filter, 0, a));
+  EXPECT_FALSE(is_retransmission(filter, 1, a));  // the other end sent the same bytes
   const auto other_tei = frame(iframe(3, payload, 5));
-  EXPECT_FALSE(filter.is_retransmission(0, other_tei));
+  EXPECT_FALSE(is_retransmission(filter, 0, other_tei));
   Bytes sapi16 = iframe(3, payload);
   sapi16[0] = 0x40;
-  EXPECT_FALSE(filter.is_retransmission(0, parse_ok(sapi16)));
-  EXPECT_TRUE(filter.is_retransmission(0, a));
-  EXPECT_TRUE(filter.is_retransmission(1, a));
-  EXPECT_TRUE(filter.is_retransmission(0, other_tei));
+  EXPECT_FALSE(is_retransmission(filter, 0, parse_ok(sapi16)));
+  EXPECT_TRUE(is_retransmission(filter, 0, a));
+  EXPECT_TRUE(is_retransmission(filter, 1, a));
+  EXPECT_TRUE(is_retransmission(filter, 0, other_tei));
 }
 
 TEST(RetransmissionFilter, SameNsDifferentPayloadIsASequenceConflict) {
@@ -278,10 +286,10 @@ TEST(RetransmissionFilter, MidSessionStart) {
   RetransmissionFilter filter;
   const auto f77 = frame(iframe(77, {0x08, 0x02, 0x12, 0x34, 0x45, 0x08, 0x02, 0x82, 0x90}));
   const auto f78 = frame(iframe(78, {0x08, 0x02, 0x92, 0x34, 0x4d}));
-  EXPECT_FALSE(filter.is_retransmission(1, f77));
-  EXPECT_FALSE(filter.is_retransmission(1, f78));
-  EXPECT_TRUE(filter.is_retransmission(1, f77));
-  EXPECT_TRUE(filter.is_retransmission(1, f78));
+  EXPECT_FALSE(is_retransmission(filter, 1, f77));
+  EXPECT_FALSE(is_retransmission(filter, 1, f78));
+  EXPECT_TRUE(is_retransmission(filter, 1, f77));
+  EXPECT_TRUE(is_retransmission(filter, 1, f78));
 }
 
 TEST(RetransmissionFilter, WholeWindowResent) {
@@ -291,8 +299,8 @@ TEST(RetransmissionFilter, WholeWindowResent) {
   std::vector<tw::q921::Frame> frames;
   for (std::uint8_t i = 0; i < 7; ++i)
     frames.push_back(frame(iframe(120 + i, {0x08, 0x01, i, 0x7b})));
-  for (const auto& f : frames) EXPECT_FALSE(filter.is_retransmission(0, f));
-  for (const auto& f : frames) EXPECT_TRUE(filter.is_retransmission(0, f));
+  for (const auto& f : frames) EXPECT_FALSE(is_retransmission(filter, 0, f));
+  for (const auto& f : frames) EXPECT_TRUE(is_retransmission(filter, 0, f));
 }
 
 TEST(RetransmissionFilter, NsWrapsAt128) {
@@ -305,21 +313,22 @@ TEST(RetransmissionFilter, NsWrapsAt128) {
     last = &frame(iframe(
         static_cast<std::uint8_t>(i % 128),
         {0x08, 0x02, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 0x7b}));
-    EXPECT_FALSE(filter.is_retransmission(0, *last));
+    EXPECT_FALSE(is_retransmission(filter, 0, *last));
   }
   // The last one, resent, is.
-  EXPECT_TRUE(filter.is_retransmission(0, *last));
+  EXPECT_TRUE(is_retransmission(filter, 0, *last));
 
   // Identical payloads (a periodic STATUS ENQUIRY) 128 frames apart: not a retransmission.
   RetransmissionFilter f2;
   const Bytes enquiry = {0x08, 0x02, 0x00, 0x01, 0x75};
-  EXPECT_FALSE(f2.is_retransmission(0, frame(iframe(10, enquiry))));
+  EXPECT_FALSE(is_retransmission(f2, 0, frame(iframe(10, enquiry))));
   for (int i = 11; i < 138; ++i) {
-    EXPECT_FALSE(f2.is_retransmission(
-        0, frame(iframe(static_cast<std::uint8_t>(i % 128),
-                        {0x08, 0x02, 0x00, static_cast<std::uint8_t>(i), 0x7b}))));
+    EXPECT_FALSE(
+        is_retransmission(f2, 0,
+                          frame(iframe(static_cast<std::uint8_t>(i % 128),
+                                       {0x08, 0x02, 0x00, static_cast<std::uint8_t>(i), 0x7b}))));
   }
-  EXPECT_FALSE(f2.is_retransmission(0, frame(iframe(10, enquiry))));
+  EXPECT_FALSE(is_retransmission(f2, 0, frame(iframe(10, enquiry))));
 }
 
 TEST(RetransmissionFilter, LinkResetForgetsTheLink) {
@@ -328,42 +337,42 @@ TEST(RetransmissionFilter, LinkResetForgetsTheLink) {
   const auto a0 = frame(iframe(0, {0x08, 0x02, 0x00, 0x01, 0x05}));
   const auto b0 = frame(iframe(0, {0x08, 0x02, 0x80, 0x01, 0x02}));
   const auto other_link = frame(iframe(0, {0x08, 0x02, 0x00, 0x01, 0x05}, 9));
-  EXPECT_FALSE(filter.is_retransmission(0, a0));
-  EXPECT_FALSE(filter.is_retransmission(1, b0));
-  EXPECT_FALSE(filter.is_retransmission(0, other_link));
+  EXPECT_FALSE(is_retransmission(filter, 0, a0));
+  EXPECT_FALSE(is_retransmission(filter, 1, b0));
+  EXPECT_FALSE(is_retransmission(filter, 0, other_link));
 
   // SABME from direction 1 on TEI 0: both ends restart at N(S) 0, the same first message
   // (e.g. a RESTART after re-establishment) is new again, in both directions.
   const auto sabme = frame({0x02, 0x01, 0x7f});
   filter.reset_link(1, sabme);
-  EXPECT_FALSE(filter.is_retransmission(0, a0));
-  EXPECT_FALSE(filter.is_retransmission(1, b0));
+  EXPECT_FALSE(is_retransmission(filter, 0, a0));
+  EXPECT_FALSE(is_retransmission(filter, 1, b0));
   // Other links keep their history.
-  EXPECT_TRUE(filter.is_retransmission(0, other_link));
+  EXPECT_TRUE(is_retransmission(filter, 0, other_link));
   // And the new history works as before.
-  EXPECT_TRUE(filter.is_retransmission(0, a0));
+  EXPECT_TRUE(is_retransmission(filter, 0, a0));
 
   const auto disc = frame({0x00, 0x13, 0x53});  // DISC on TEI 9
   filter.reset_link(0, disc);
-  EXPECT_FALSE(filter.is_retransmission(0, other_link));
+  EXPECT_FALSE(is_retransmission(filter, 0, other_link));
 }
 
 TEST(RetransmissionFilter, IgnoresNonIFramesAndBadDirections) {
   Frames frame;
   RetransmissionFilter filter;
   const auto ui = frame({0x00, 0x01, 0x03, 0x08, 0x01, 0x01, 0x05});
-  EXPECT_FALSE(filter.is_retransmission(0, ui));
-  EXPECT_FALSE(filter.is_retransmission(0, ui));
+  EXPECT_FALSE(is_retransmission(filter, 0, ui));
+  EXPECT_FALSE(is_retransmission(filter, 0, ui));
   const auto rr = frame({0x00, 0x01, 0x01, 0x01});
-  EXPECT_FALSE(filter.is_retransmission(0, rr));
-  EXPECT_FALSE(filter.is_retransmission(0, rr));
+  EXPECT_FALSE(is_retransmission(filter, 0, rr));
+  EXPECT_FALSE(is_retransmission(filter, 0, rr));
   const auto i = frame(iframe(1, {0x08}));
-  EXPECT_FALSE(filter.is_retransmission(2, i));
-  EXPECT_FALSE(filter.is_retransmission(-1, i));
-  EXPECT_FALSE(filter.is_retransmission(2, i));
+  EXPECT_FALSE(is_retransmission(filter, 2, i));
+  EXPECT_FALSE(is_retransmission(filter, -1, i));
+  EXPECT_FALSE(is_retransmission(filter, 2, i));
   filter.reset_link(5, i);  // ignored, must not crash
-  EXPECT_FALSE(filter.is_retransmission(0, i));
-  EXPECT_TRUE(filter.is_retransmission(0, i));
+  EXPECT_FALSE(is_retransmission(filter, 0, i));
+  EXPECT_TRUE(is_retransmission(filter, 0, i));
 }
 
 // ---------------------------------------------------------------------------------------------

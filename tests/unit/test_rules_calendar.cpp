@@ -1,6 +1,9 @@
 // The site calendar: weekly hours syntax, holidays, and a real time zone across DST.
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 #include "rules/calendar.hpp"
 
 namespace tw::rules {
@@ -41,7 +44,9 @@ TEST(RulesCalendar, WeeklyHoursSyntax) {
   const WeeklyHours list = hours("Mon,Wed, Fri 10:00-11:00;");
   EXPECT_TRUE(list.contains(3, 630));
   EXPECT_FALSE(list.contains(2, 630));
-  EXPECT_TRUE(hours("always").always());
+  const WeeklyHours always = hours("always");
+  for (unsigned d = 0; d < 7; ++d)
+    EXPECT_EQ(always.ranges[d], (std::vector<std::pair<int, int>>{{0, 1440}}));
   const WeeklyHours never = hours("never");
   for (unsigned d = 0; d < 7; ++d) EXPECT_TRUE(never.ranges[d].empty());
 }

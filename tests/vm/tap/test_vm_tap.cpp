@@ -1,4 +1,4 @@
-// The daemon on the real DAHDI driver, as the systemd service (issue 5): stages this build's
+// The daemon on the real DAHDI driver, as the systemd service: stages this build's
 // `cmake --install` tree, boots the qemu VM with systemd and two loc span pairs
 // (tests/vm/run-vm.sh --pairs 2 --systemd), where tap_setup.sh installs it as docs/install.md
 // says, udev starts trunkwatch.service on the B spans, and tap_test.sh has tw_dahdi_feed play
