@@ -447,10 +447,11 @@ TEST(RulesConfig, DetectorSwitchesFollowTheDeclarations) {
   const ConfigResult r = parse("[detectors.fax_modem]\nenabled = false\n");
   ASSERT_TRUE(r.ok()) << joined(r.errors);
   const auto switches = detector_switches(*r.config);
-  ASSERT_EQ(switches.size(), 13u);
+  ASSERT_EQ(switches.size(), 14u);
   EXPECT_EQ(switches.front(), (std::pair<std::string, bool>{"destination", true}));
   EXPECT_EQ(switches[11], (std::pair<std::string, bool>{"fax_modem", false}));
-  EXPECT_EQ(switches.back(), (std::pair<std::string, bool>{"span_down", true}));
+  EXPECT_EQ(switches[12], (std::pair<std::string, bool>{"span_down", true}));
+  EXPECT_EQ(switches.back(), (std::pair<std::string, bool>{"decode_anomaly_burst", true}));
 }
 
 // [[span]] keys are declared like every other: --set reaches them.
