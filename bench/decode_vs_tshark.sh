@@ -10,29 +10,7 @@ calls=${2:-20000}
 tw="$build/monitor/cli/trunkwatch"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/big.toml" <<TOML
-[scenario]
-name = "decode-bench"
-start = "2027-01-05T00:00:00Z"
-seed = 42
-[[span]]
-id = 1
-type = "t1"
-[[span]]
-id = 2
-type = "t1"
-[[span]]
-id = 3
-type = "t1"
-[[span]]
-id = 4
-type = "t1"
-[traffic]
-calls = $calls
-duration_s = $((calls * 4))
-overlap_share = 0.2
-TOML
-"$tw" simulate "$work/big.toml" --pcap "$work/big.pcap" 2>&1 | tail -1
+bench/make_capture.sh "$tw" "$calls" "$work/big.pcap"
 frames=$(tshark -r "$work/big.pcap" -T fields -e frame.number | wc -l)
 start=$(date +%s.%N)
 tshark -r "$work/big.pcap" -T fields -e q931.message_type -e q931.call_ref \

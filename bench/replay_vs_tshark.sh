@@ -17,29 +17,7 @@ keep=${4:-}
 tw="$build/monitor/cli/trunkwatch"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cat > "$work/big.toml" <<TOML
-[scenario]
-name = "replay-bench"
-start = "2027-01-05T00:00:00Z"
-seed = 42
-[[span]]
-id = 1
-type = "t1"
-[[span]]
-id = 2
-type = "t1"
-[[span]]
-id = 3
-type = "t1"
-[[span]]
-id = 4
-type = "t1"
-[traffic]
-calls = $calls
-duration_s = $((calls * 4))
-overlap_share = 0.2
-TOML
-"$tw" simulate "$work/big.toml" --pcap "$work/big.pcap" 2>&1 | tail -1
+bench/make_capture.sh "$tw" "$calls" "$work/big.pcap"
 
 # CPU seconds (user + system) of a command, its output thrown away.
 cpu_seconds() {
