@@ -171,6 +171,35 @@ void add_log_option(CLI::App& cmd, std::string& level) {
       ->capture_default_str();
 }
 
+StopOnSignal::StopOnSignal(std::function<void()> stop) {
+  ::sigemptyset(&signals_);
+  for (const int signo : {SIGINT, SIGTERM}) {
+    // A signal the caller ignores stays ignored (a shell's background job ignores SIGINT).
+    struct sigaction current {};
+    if (::sigaction(signo, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) continue;
+    ::sigaddset(&signals_, signo);
+  }
+  ::pthread_sigmask(SIG_BLOCK, &signals_, &old_mask_);
+  waiter_ = std::jthread([this, stop = std::move(stop)](std::stop_token token) {
+    // A short wait, so that the destructor's stop request is seen promptly.
+    const timespec wait{.tv_sec = 0, .tv_nsec = 100'000'000};
+    while (!token.stop_requested()) {
+      const int signo = ::sigtimedwait(&signals_, nullptr, &wait);
+      if (signo == SIGINT || signo == SIGTERM) {
+        signal_ = signo;
+        stop();
+        return;
+      }
+    }
+  });
+}
+
+StopOnSignal::~StopOnSignal() {
+  waiter_.request_stop();
+  waiter_.join();
+  ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+}
+
 void init_cli_logging(const std::string& level) {
   log::init(log::Target::Stderr, level.c_str());
 }

@@ -1,10 +1,15 @@
 // Pieces several subcommands share: record outputs, span options, the run summary.
 #pragma once
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "monitor/app/monitor_chain.hpp"
 #include "monitor/app/notice_outputs.hpp"
@@ -86,6 +91,27 @@ class BatchMonitor {
   CallEventFanout records_;
   app::NoticeOutputs notices_;
   std::unique_ptr<app::MonitorChain> chain_;
+};
+
+// SIGINT or SIGTERM stops a batch command's source as if it had ended, so that what was read
+// so far is still written out (JSON records held in a batch, the summary) and the command can
+// say it was interrupted. A signal the caller set to be ignored stays ignored. Construct it
+// before the command starts threads: it blocks the two
+// signals in the calling thread, and threads inherit the mask; a waiter thread takes them.
+class StopOnSignal {
+ public:
+  explicit StopOnSignal(std::function<void()> stop);
+  ~StopOnSignal();
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+  // The signal that stopped the command (SIGINT, SIGTERM), 0 when none came.
+  int signal() const { return signal_.load(); }
+
+ private:
+  sigset_t signals_{};
+  sigset_t old_mask_{};
+  std::atomic<int> signal_ = 0;
+  std::jthread waiter_;
 };
 
 // --log-level, applied before the command runs.

@@ -36,6 +36,8 @@ int run_replay(ReplayArgs& a) {
     std::cerr << "trunkwatch replay: " << a.file << ": " << err << "\n";
     return kExitBadInput;
   }
+  // Before the chain starts its threads (detector workers, mail), which inherit the mask.
+  const StopOnSignal stop_on_signal([&source] { source.stop(); });
   PipelineOptions po;
   // Each span's facts: the command line's when given, else the capture's (its manifest), else
   // T1 with ni2 (euroisdn on E1). Each option overrides only its own fact.
@@ -56,6 +58,13 @@ int run_replay(ReplayArgs& a) {
   std::cerr << "trunkwatch replay: " << summary_line(monitor.chain().pipeline()) << "\n"
             << "trunkwatch replay: " << monitor.finish() << "\n";
   const int outputs = monitor.check_outputs("replay", a.outputs);
+  if (const int signo = stop_on_signal.signal(); signo != 0) {
+    std::cerr << "trunkwatch replay: stopped by " << (signo == SIGINT ? "SIGINT" : "SIGTERM")
+              << " before the end of " << a.file
+              << ": the records and notices of what was read are written, calls still up end "
+                 "with end_reason \"capture_end\"\n";
+    return kExitFailure;
+  }
   if (err) {
     std::cerr << "trunkwatch replay: " << a.file << ": " << err.message
               << " (records up to that point were written)\n";

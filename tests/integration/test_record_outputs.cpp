@@ -148,5 +148,50 @@ TEST_F(RecordOutputs, DemoFailsWhenItsRecordsCannotBeStored) {
       << r.err;
 }
 
+// replay writes JSON records to a file in batches of 64 KiB: stopped by SIGINT or SIGTERM it
+// still writes the records it held, every line whole, says it was stopped and fails. (Killed
+// by the signal, as before, it lost the batch and printed nothing.)
+TEST(ReplayStopped, BySignalWritesTheRecordsItHeld) {
+  const fs::path dir = temp_dir() / "stopped";
+  fs::create_directories(dir);
+  test::write_file(dir / "big.toml",
+                   "[scenario]\nname = \"stopped\"\nstart = \"2027-01-05T00:00:00Z\"\nseed = 42\n"
+                   "[[span]]\nid = 1\ntype = \"t1\"\n[[span]]\nid = 2\ntype = \"t1\"\n"
+                   "[traffic]\ncalls = 20000\nduration_s = 80000\n");
+  Result r = test::run_trunkwatch(
+      "simulate " + (dir / "big.toml").string() + " --pcap " + (dir / "big.pcapng").string(), dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string signal : {"INT", "TERM"}) {
+    SCOPED_TRACE(signal);
+    const fs::path out = dir / ("out-" + signal + ".jsonl");
+    // The signal comes once the first batch is out (about 150 of the 20,000 records): the
+    // replay is then well under way and far from its end. (A shell's background job ignores
+    // SIGINT, and so does replay then: env gives it the default back.)
+    const std::string script = "cd " + dir.string() + "; env --default-signal=" + signal + " " +
+                               test::kTrunkwatch + " replay big.pcapng --cdr-json " + out.string() +
+                               " 2>err-" + signal + " & pid=$!; while [ ! -s " + out.string() +
+                               " ]; do sleep 0.01; done; kill -" + signal +
+                               " $pid; wait $pid; echo $? > rc-" + signal;
+    ASSERT_EQ(std::system(("/bin/sh -c '" + script + "'").c_str()), 0);
+    const std::string err = slurp(dir / ("err-" + signal));
+    EXPECT_EQ(slurp(dir / ("rc-" + signal)), "1\n") << err;
+    EXPECT_NE(err.find("trunkwatch replay: stopped by SIG" + signal + " before the end of"),
+              std::string::npos)
+        << err;
+    const std::smatch calls = [&] {
+      std::smatch m;
+      std::regex_search(err, m, std::regex("replay: calls ([0-9]+) "));
+      return m;
+    }();
+    ASSERT_FALSE(calls.empty()) << err;
+    const std::string text = slurp(out);
+    ASSERT_FALSE(text.empty());
+    EXPECT_EQ(text.back(), '\n');
+    const std::size_t records = test::lines_of(text).size();
+    EXPECT_EQ(records, std::stoul(calls[1].str())) << "every record the summary counts is written";
+    EXPECT_LT(records, 20000u) << "stopped before the end";
+  }
+}
+
 }  // namespace
 }  // namespace tw
