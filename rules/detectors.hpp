@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -79,6 +80,12 @@ struct Detection {
   Severity severity = Severity::Info;
   std::string identifier;
   std::string message;
+  // When set, the engine appends this time in the site's local time and `started_window`
+  // ("2027-01-05 09:12 EST (business_hours)") to the message, and only for a notice it hands
+  // on: formatting a zoned time costs more than the rest of a detection, and most detections
+  // of a busy trunk are suppressed or allowed.
+  std::optional<Timestamp> started_local;
+  TimeWindow started_window = TimeWindow::BusinessHours;
   const CallState* call = nullptr;  // the call it concerns; null for a span
   std::vector<CallKey> also;        // other legs of the pattern (they get the category too)
   int span = 0;                     // used when there is no call

@@ -201,9 +201,11 @@ void Engine::on_call_event(const calls::CallEvent& e) {
       for (auto& d : detectors_) d->on_update(c, *this);
       for (auto& d : detectors_) d->on_end(c, *this);
       ++stats_.calls;
-      calls::CallRecord out = annotated(c);
       const detail::CallKey key = c.key;
       end_call(c);
+      // The state goes: its record becomes the stored one without a copy.
+      calls::CallRecord out = std::move(c.record);
+      annotate(out, c.raised, c.remote_access);
       active_.erase(key);
       if (downstream_) {
         const double hold = config_->detectors.through_dial.end_together_s + 1;
@@ -222,28 +224,25 @@ void Engine::on_call_event(const calls::CallEvent& e) {
   }
 }
 
-calls::CallRecord Engine::annotated(const detail::CallState& c) const {
-  calls::CallRecord out = c.record;
+void Engine::annotate(calls::CallRecord& out, std::uint32_t raised, bool remote_access) const {
   for (Category cat : all_categories()) {
-    if (!(c.raised & (1u << static_cast<unsigned>(cat)))) continue;
+    if (!(raised & (1u << static_cast<unsigned>(cat)))) continue;
     const std::string name(to_string(cat));
     if (std::find(out.alerts.begin(), out.alerts.end(), name) == out.alerts.end())
       out.alerts.push_back(name);
   }
-  if (c.remote_access && config_->notices.mask_digits) mask_record(out);
-  return out;
+  if (remote_access && config_->notices.mask_digits) mask_record(out);
 }
 
 calls::CallRecord Engine::live_view(const calls::CallRecord& r) const {
+  calls::CallRecord out = r;  // the tracker's copy is the newer one
   const auto it = active_.find(detail::key_of(r));
   if (it == active_.end()) {
-    calls::CallRecord out = r;
     if (config_->notices.mask_digits && config_->is_remote_access(r.called)) mask_record(out);
     return out;
   }
-  detail::CallState c = it->second;
-  c.record = r;  // the tracker's copy is the newer one
-  return annotated(c);
+  annotate(out, it->second.raised, it->second.remote_access);
+  return out;
 }
 
 void Engine::forward(calls::CallEventType type, Timestamp time, const calls::CallRecord& r) {
@@ -361,6 +360,12 @@ void Engine::raise(detail::Detection d) {
   if (!suppressor_.allow(n.identifier, d.time, n.repeats)) {
     ++stats_.suppressed;
     return;
+  }
+  if (d.started_local) {
+    n.message += cfg.calendar.format_local(*d.started_local);
+    n.message += " (";
+    n.message += to_string(d.started_window);
+    n.message += ')';
   }
   bool digest = false;
   for (Action a : actions) {

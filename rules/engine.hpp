@@ -116,7 +116,9 @@ class Engine final : public calls::CallEventSink, private detail::Context {
   void forward(calls::CallEventType type, Timestamp time, const calls::CallRecord& r);
   void release_held(Timestamp now, bool all);
   void advance(Timestamp t);
-  calls::CallRecord annotated(const detail::CallState& c) const;
+  // Adds the categories raised on the call to `out`, and masks its digits on a remote-access
+  // call when the config says so.
+  void annotate(calls::CallRecord& out, std::uint32_t raised, bool remote_access) const;
   bool is_emergency(const NoticeCall& call) const;
 
   std::shared_ptr<const Config> config_;

@@ -16,8 +16,6 @@ class DestinationDetector final : public Detector {
     const Profile& p = cfg.profile_for(c.record.calling);
     if (p.allowlisted(c.record.called, c.far.e164)) return;
     const Timestamp at = c.record.start.value_or(ctx.now());
-    const std::string when =
-        cfg.calendar.format_local(at) + " (" + std::string(to_string(c.window)) + ")";
     if (cfg.detectors.destination.enabled) {
       std::optional<Category> cat;
       NumberClass cls = NumberClass::International;
@@ -47,7 +45,9 @@ class DestinationDetector final : public Detector {
             std::string(to_string(*cat)) + ":" + c.record.calling + ":" + c.record.called;
         d.message = "outbound call to " + what + " " + c.record.called + " from " +
                     describe_call(c.record) + " (profile " + p.name +
-                    (allowed ? "" : ", class not allowed") + "), started " + when;
+                    (allowed ? "" : ", class not allowed") + "), started ";
+        d.started_local = at;
+        d.started_window = c.window;
         d.call = &c;
         ctx.raise(std::move(d));
       }
@@ -62,8 +62,9 @@ class DestinationDetector final : public Detector {
         d.severity = Severity::Warning;
         d.identifier = "after_hours:" + c.record.calling;
         d.message = "outbound call to " + c.record.called + " from " + describe_call(c.record) +
-                    " outside the hours of profile " + p.name + " (" + p.hours_text +
-                    "), started " + when;
+                    " outside the hours of profile " + p.name + " (" + p.hours_text + "), started ";
+        d.started_local = at;
+        d.started_window = c.window;
         d.call = &c;
         ctx.raise(std::move(d));
       }
