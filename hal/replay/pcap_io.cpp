@@ -94,7 +94,12 @@ std::string PcapReader::open(const std::string& path) {
   }
   std::array<char, PCAP_ERRBUF_SIZE> err{};
   pcap_.reset(pcap_open_offline(path.c_str(), err.data()));
-  if (!pcap_) return std::string(err.data());
+  if (!pcap_) {
+    // libpcap names the file itself ("PATH: No such file or directory"); the caller does too.
+    std::string message(err.data());
+    if (message.starts_with(path + ": ")) message.erase(0, path.size() + 2);
+    return message;
+  }
   linktype_ = pcap_datalink(pcap_.get());
   if (!is_dchannel(linktype_)) return not_a_dchannel(linktype_);
   return {};
