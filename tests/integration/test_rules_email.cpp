@@ -27,6 +27,7 @@
 
 #include "rules/actions/mail.hpp"
 #include "rules/engine.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tw::rules {
 namespace {
@@ -213,9 +214,8 @@ class RulesEmail : public ::testing::Test {
     if (::access(kPython, X_OK) != 0 || ::access("/usr/bin/openssl", X_OK) != 0 ||
         std::system((std::string(kPython) + " -c 'import aiosmtpd' 2>/dev/null").c_str()) != 0)
       GTEST_FAIL() << "python3-aiosmtpd is not installed: scripts/setup.sh installs it";
-    dir_ = fs::temp_directory_path() /
-           ("tw-rules-email-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = test::temp_dir(std::string("rules-email-") +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     port_ = free_port();

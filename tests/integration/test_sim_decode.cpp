@@ -13,14 +13,13 @@
 #include "hal/sim/simulator.hpp"
 #include "monitor/pipeline.hpp"
 #include "tests/support/sim_harness.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tw {
 namespace {
 
 std::string temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("tw-simdecode-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  return (test::temp_dir("simdecode") / name).string();
 }
 
 using test::ms;

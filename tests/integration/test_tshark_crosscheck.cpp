@@ -16,6 +16,7 @@
 #include "hal/sim/simulator.hpp"
 #include "monitor/q921/lapd.hpp"
 #include "monitor/q931/message.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tw {
 namespace {
@@ -96,9 +97,7 @@ keypad_share = 0.2
 )",
                                       "tshark", error);
   ASSERT_TRUE(scenario) << error;
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("tw-tshark-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  const auto dir = test::temp_dir("tshark");
   const std::string pcap = (dir / ("cross." + std::string(hal::to_string(format)))).string();
   sim::Simulator simulator(*scenario,
                            sim::SimOptions{.speed = 0, .pcap_path = pcap, .pcap_format = format});

@@ -12,18 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/temp_dir.hpp"
+
 namespace tw::test {
 
 namespace fs = std::filesystem;
 
 inline const std::string kTrunkwatch = std::string(TW_BINARY_DIR) + "/monitor/cli/trunkwatch";
-
-// A fresh folder for this test process, named after `what` (e.g. "cli").
-inline fs::path temp_dir(const std::string& what) {
-  auto d = fs::temp_directory_path() / ("tw-" + what + "-" + std::to_string(getpid()));
-  fs::create_directories(d);
-  return d;
-}
 
 inline std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

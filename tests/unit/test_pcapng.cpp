@@ -13,6 +13,7 @@
 
 #include "hal/replay/pcap_io.hpp"
 #include "hal/replay/pcapng.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tw {
 namespace {
@@ -20,12 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_path(const std::string& name) {
-  static const fs::path dir = [] {
-    auto d = fs::temp_directory_path() / ("tw-pcapng-" + std::to_string(getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir / name;
+  return test::temp_dir("pcapng") / name;
 }
 
 hal::Timestamp at(int y, int mo, int d, int h, int mi, int s, long long us = 0) {

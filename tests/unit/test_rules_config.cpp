@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "rules/config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tw::rules {
 namespace {
@@ -308,9 +309,7 @@ action = "explode"
 }
 
 TEST(RulesConfig, HighRiskFileErrorsPointIntoThatFile) {
-  const auto dir =
-      std::filesystem::temp_directory_path() / ("tw-rules-cfg-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  const auto dir = test::temp_dir("rules-cfg");
   std::ofstream(dir / "hr.toml") << "[[destination]]\nname = \"X\"\nprefixes = [\"+53\"]\n"
                                     "[[destination]]\nname = \"Y\"\nranges = [\"4490-449\"]\n";
   std::ofstream(dir / "site.toml") << "[numbers]\nhigh_risk_file = \"hr.toml\"\n";

@@ -11,6 +11,7 @@
 
 #include "monitor/calls/call_record.hpp"
 #include "rules/engine.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tw::rules {
 namespace {
@@ -26,9 +27,8 @@ struct Notices final : NoticeSink {
 class RulesExec : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("tw-rules-exec-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = test::temp_dir(std::string("rules-exec-") +
+                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
     hook_ = (dir_ / "hook.sh").string();
     std::ofstream(hook_) << "#!/bin/sh\n"

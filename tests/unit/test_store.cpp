@@ -14,6 +14,7 @@
 
 #include "monitor/store/json_store.hpp"
 #include "monitor/store/sqlite_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace tw::store {
 namespace {
@@ -25,9 +26,7 @@ const calls::Timestamp t0 =
     calls::Timestamp(std::chrono::sys_days(std::chrono::year{2027} / 1 / 5)) + 9h;
 
 std::string temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("tw-store-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  return (dir / name).string();
+  return (test::temp_dir("store") / name).string();
 }
 
 CallRecord sample() {
