@@ -96,8 +96,8 @@ class BatchMonitor {
 // SIGINT or SIGTERM stops a batch command's source as if it had ended, so that what was read
 // so far is still written out (JSON records held in a batch, the summary) and the command can
 // say it was interrupted. A signal the caller set to be ignored stays ignored. Construct it
-// before the command starts threads: it blocks the two
-// signals in the calling thread, and threads inherit the mask; a waiter thread takes them.
+// before the command starts threads: it blocks the two signals in the calling thread, threads
+// inherit the mask, and a waiter thread takes them.
 class StopOnSignal {
  public:
   explicit StopOnSignal(std::function<void()> stop);

@@ -178,12 +178,8 @@ TEST(ReplayStopped, BySignalWritesTheRecordsItHeld) {
     EXPECT_NE(err.find("trunkwatch replay: stopped by SIG" + signal + " before the end of"),
               std::string::npos)
         << err;
-    const std::smatch calls = [&] {
-      std::smatch m;
-      std::regex_search(err, m, std::regex("replay: calls ([0-9]+) "));
-      return m;
-    }();
-    ASSERT_FALSE(calls.empty()) << err;
+    std::smatch calls;
+    ASSERT_TRUE(std::regex_search(err, calls, std::regex("replay: calls ([0-9]+) "))) << err;
     const std::string text = slurp(out);
     ASSERT_FALSE(text.empty());
     EXPECT_EQ(text.back(), '\n');
